@@ -1,0 +1,130 @@
+// Adapter + device acquisition, capabilities, and the per-device caches every kernel uses.
+import { GpuUnavailableError } from './errors.ts';
+import { PipelineCache } from './pipelines.ts';
+import { BufferPool } from './buffers.ts';
+
+export interface GpuFeatures {
+  /** WGSL `enable f16;` is available (native half precision). */
+  f16: boolean;
+  /** WGSL subgroup builtins are available. */
+  subgroups: boolean;
+  /** GPU timestamps in compute passes. */
+  timestamp: boolean;
+}
+
+export interface GpuAdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+export interface CreateGpuOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Pretend these optional features are absent (tests exercise the fallback paths this way). */
+  disable?: Partial<Record<keyof GpuFeatures, boolean>>;
+}
+
+const LIMIT_NAMES = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'maxBindGroups',
+] as const;
+
+export class Gpu {
+  readonly pipelines: PipelineCache;
+  readonly buffers: BufferPool;
+  /** Resolves when the device is lost (destroyed, driver reset, ...). */
+  readonly lost: Promise<GPUDeviceLostInfo>;
+  private lostInfo: GPUDeviceLostInfo | null = null;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: GpuAdapterSummary,
+    readonly features: GpuFeatures,
+  ) {
+    this.pipelines = new PipelineCache(this);
+    this.buffers = new BufferPool(device);
+    this.lost = device.lost.then((info) => {
+      this.lostInfo = info;
+      return info;
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  get isLost(): boolean {
+    return this.lostInfo !== null;
+  }
+
+  /** Throws a clear error if the device has been lost: call before queueing work. */
+  assertAlive(): void {
+    if (this.lostInfo) {
+      throw new GpuUnavailableError(`webmoe: GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`);
+    }
+  }
+
+  describe(): string {
+    const a = this.adapter;
+    const f = Object.entries(this.features)
+      .filter(([, v]) => v)
+      .map(([k]) => k);
+    return `${a.vendor || 'unknown'} ${a.architecture || ''} ${a.device || a.description || ''}`.replace(/\s+/g, ' ').trim() +
+      `${a.isFallbackAdapter ? ' (software)' : ''} [${f.join(', ') || 'no optional features'}]`;
+  }
+
+  destroy(): void {
+    this.buffers.clear();
+    this.device.destroy();
+  }
+}
+
+/** Request an adapter and a device with the adapter's real limits and the optional features it has. */
+export async function createGpu(gpu: GPU | undefined, opts: CreateGpuOptions = {}): Promise<Gpu> {
+  if (!gpu) throw new GpuUnavailableError('webmoe: WebGPU is not available here (navigator.gpu is undefined)');
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new GpuUnavailableError(
+      'webmoe: no WebGPU adapter (in Chromium try --enable-unsafe-webgpu; in Node install a Vulkan driver or Chromium\'s SwiftShader)',
+    );
+  }
+  const want = {
+    f16: adapter.features.has('shader-f16') && !opts.disable?.f16,
+    subgroups: adapter.features.has('subgroups') && !opts.disable?.subgroups,
+    timestamp: adapter.features.has('timestamp-query') && !opts.disable?.timestamp,
+  };
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (want.f16) requiredFeatures.push('shader-f16');
+  if (want.subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
+  if (want.timestamp) requiredFeatures.push('timestamp-query');
+  const requiredLimits: Record<string, number> = {};
+  for (const k of LIMIT_NAMES) {
+    const v = (adapter.limits as unknown as Record<string, number>)[k];
+    if (typeof v === 'number') requiredLimits[k] = v;
+  }
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const summary: GpuAdapterSummary = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    isFallbackAdapter: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+      (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+  };
+  return new Gpu(device, summary, {
+    f16: device.features.has('shader-f16'),
+    subgroups: device.features.has('subgroups'),
+    timestamp: device.features.has('timestamp-query'),
+  });
+}
