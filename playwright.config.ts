@@ -1,0 +1,24 @@
+import { defineConfig } from '@playwright/test';
+
+// Debian's Chromium ships SwiftShader, which gives WebGPU without a GPU; Playwright's own browser
+// download is not needed (CHROMIUM_PATH overrides the binary on other machines).
+export default defineConfig({
+  testDir: 'tests/browser',
+  testMatch: '**/*.spec.ts',
+  timeout: 180_000,
+  workers: 1,
+  reporter: [['list']],
+  use: {
+    baseURL: 'http://127.0.0.1:5199',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    },
+  },
+  webServer: {
+    command: 'npx vite --port 5199 --strictPort --host 127.0.0.1',
+    url: 'http://127.0.0.1:5199/tests/browser/kernels.html',
+    reuseExistingServer: !process.env.CI,
+    timeout: 60_000,
+  },
+});

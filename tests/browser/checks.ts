@@ -1,0 +1,58 @@
+// Kernel-vs-reference checks that run inside a real browser (page and module Worker). Each returns
+// the worst absolute error; the Playwright spec asserts on them.
+import type { Gpu } from '../../src/gpu/context.ts';
+import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
+import { runPass } from '../../src/gpu/dispatch.ts';
+import { encodeRmsNorm } from '../../src/kernels/rmsnorm.ts';
+import { rmsNormRef } from '../../src/reference/rmsnorm.ts';
+
+export interface CheckResult {
+  name: string;
+  maxErr: number;
+  tol: number;
+  ok: boolean;
+}
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = a.length === b.length ? 0 : Infinity;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+type Check = (gpu: Gpu) => Promise<CheckResult>;
+
+const checks: Record<string, Check> = {
+  async rmsnorm(gpu) {
+    const rows = 3, dim = 37;
+    const x = rand(rows * dim, 1), w = rand(dim, 2);
+    const out = createStorage(gpu.device, rows * dim * 4);
+    await runPass(gpu, (p) =>
+      encodeRmsNorm(gpu, p, { x: createStorage(gpu.device, x), weight: createStorage(gpu.device, w), out, rows, dim, eps: 1e-6 }),
+    );
+    const got = new Float32Array(await readBuffer(gpu.device, out, rows * dim * 4));
+    const err = maxAbsDiff(got, rmsNormRef(x, w, rows, dim, 1e-6));
+    return { name: 'rmsnorm', maxErr: err, tol: 1e-4, ok: err <= 1e-4 };
+  },
+};
+
+export async function runChecks(gpu: Gpu): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  for (const [name, check] of Object.entries(checks)) {
+    try {
+      out.push(await check(gpu));
+    } catch (e) {
+      out.push({ name: `${name}: ${(e as Error).message}`, maxErr: Infinity, tol: 0, ok: false });
+    }
+  }
+  return out;
+}
