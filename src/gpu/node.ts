@@ -18,9 +18,10 @@ export interface NodeGpuOptions extends CreateGpuOptions {
 
 let dawn: typeof import('webgpu') | null = null;
 // dawn.node destroys its instance when the JS object from create() is garbage-collected, even while
-// devices made from it live on; the next event poll then locks freed memory and the process aborts
-// (futex / pthread_mutex asserts). Keep every instance that produced a device reachable.
-const liveInstances = new Set<GPU>();
+// devices made from it (or its pending event polls) live on; the next poll then locks freed memory
+// and the process aborts (futex / pthread_mutex asserts). So one instance per process, kept forever.
+let instance: GPU | null = null;
+const keepAlive: GPU[] = [];
 
 async function loadDawn(): Promise<typeof import('webgpu')> {
   if (!dawn) {
@@ -44,17 +45,18 @@ export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<Gpu> {
   // A user-chosen ICD (VK_ICD_FILENAMES) is respected; otherwise try the system's drivers first.
   // The Vulkan loader reads VK_ICD_FILENAMES when an instance is created, so setting it between
   // two create() calls switches drivers.
-  let gpu = create([]);
-  if (!process.env.VK_ICD_FILENAMES && !(await gpu.requestAdapter())) {
-    const icd = SOFTWARE_ICDS.find((p) => existsSync(p));
-    if (icd) {
-      process.env.VK_ICD_FILENAMES = icd;
-      opts.onNotice?.(`webmoe: no hardware GPU adapter found; using the software Vulkan driver ${icd}`);
-      gpu = create([]);
+  if (!instance) {
+    const first = create([]);
+    instance = first;
+    if (!process.env.VK_ICD_FILENAMES && !(await first.requestAdapter())) {
+      const icd = SOFTWARE_ICDS.find((p) => existsSync(p));
+      if (icd) {
+        process.env.VK_ICD_FILENAMES = icd;
+        opts.onNotice?.(`webmoe: no hardware GPU adapter found; using the software Vulkan driver ${icd}`);
+        instance = create([]);
+        keepAlive.push(first);
+      }
     }
   }
-  const result = await createGpu(gpu, opts);
-  liveInstances.add(gpu);
-  result.lost.then(() => liveInstances.delete(gpu));
-  return result;
+  return createGpu(instance, opts);
 }
