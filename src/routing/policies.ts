@@ -60,7 +60,7 @@ export function xshareSelect(g: Float32Array, key: Float32Array, T: number, E: n
   const d0 = pool.reduce((a, v) => a + v, 0);
   let B = Infinity;
   if (b.budget !== undefined) B = Math.max(1, Math.floor(b.budget));
-  if (b.fraction !== undefined) B = Math.min(B, Math.max(1, Math.ceil(b.fraction * d0 - 1e-9)));
+  if (b.fraction !== undefined) B = Math.min(B, Math.max(1, Math.ceil(b.fraction * d0 - 1e-6)));
   const order = [...Array(E).keys()].filter((e) => pool[e]);
   order.sort((a, c) => warm[c] - warm[a] || colsum[c] - colsum[a] || a - c);
   const nWarm = warm.reduce((a, v) => a + v, 0);

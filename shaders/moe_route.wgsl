@@ -1,0 +1,212 @@
+// Routing policies in ONE workgroup (no CPU read-back): per-token top-k (baseline, reduced top-k),
+// XShare batch reduction, Alloc-T. Writes ids/weights [T, kMax] (0xFFFFFFFF / 0 in unused slots) and the
+// number of distinct experts used into counters[counterIndex]. Semantics: src/routing/ (the reference).
+// Selection order: key desc, ties -> lower expert index; key = g (+ bias[e] when hasBias).
+
+struct Params {
+  T: u32, E: u32, kMax: u32, kSel: u32,
+  policy: u32,     // 0 per-token top-kSel, 1 xshare, 2 alloc_t
+  mode: u32,       // 0 softmax, 1 topk_softmax, 2 sigmoid
+  norm: u32, hasBias: u32,
+  scale: f32, budget: u32, fraction: f32, tau: f32,   // budget 0xFFFFFFFF = none; fraction/tau <= 0 = none
+  kAvg: f32, counterIndex: u32, pad0: u32, pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(4) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(5) var<storage, read_write> scratch: array<u32>;   // [T]
+@group(0) @binding(6) var<storage, read_write> counters: array<u32>;
+@group(0) @binding(7) var<uniform> p: Params;
+
+const NONE: u32 = 0xffffffffu;
+const MAXE: u32 = 256u;
+override WG: u32 = 256u;
+
+var<workgroup> colsum: array<f32, MAXE>;
+var<workgroup> warm: array<atomic<u32>, MAXE>;
+var<workgroup> used: array<atomic<u32>, MAXE>;
+var<workgroup> chosen: array<u32, MAXE>;
+var<workgroup> shared_b: u32;
+var<workgroup> shared_nwarm: u32;
+var<workgroup> shared_total: f32;
+
+fn key(t: u32, e: u32) -> f32 {
+  var s = g[t * p.E + e];
+  if (p.hasBias != 0u) { s += bias[e]; }
+  return s;
+}
+
+// (ka, a) strictly before (kb, b) in the selection order.
+fn before(ka: f32, a: u32, kb: f32, b: u32) -> bool {
+  return ka > kb || (ka == kb && a < b);
+}
+
+// Token t's top-kk experts (restricted to chosen[] when masked) into ids[t, 0..n); returns n.
+fn topk_token(t: u32, kk: u32, masked: bool) -> u32 {
+  var lastK = 0.0;
+  var lastI = 0u;
+  var n = 0u;
+  for (var j = 0u; j < kk; j++) {
+    var best = NONE;
+    var bk = 0.0;
+    for (var e = 0u; e < p.E; e++) {
+      if (masked && chosen[e] == 0u) { continue; }
+      let s = key(t, e);
+      if (s != s) { continue; }
+      if (j > 0u && !before(lastK, lastI, s, e)) { continue; }
+      if (best == NONE || before(s, e, bk, best)) { best = e; bk = s; }
+    }
+    if (best == NONE) { break; }
+    ids[t * p.kMax + j] = best;
+    lastK = bk;
+    lastI = best;
+    n++;
+  }
+  return n;
+}
+
+// Weights of token t's first n slots by the architecture's rule; sentinels after; marks used experts.
+fn finish_token(t: u32, n: u32) {
+  let o = t * p.kMax;
+  var s = 0.0;
+  if (p.mode == 1u) {
+    var m = -3.0e38;
+    for (var j = 0u; j < n; j++) { m = max(m, logits[t * p.E + ids[o + j]]); }
+    for (var j = 0u; j < n; j++) {
+      let w = exp(logits[t * p.E + ids[o + j]] - m);
+      weights[o + j] = w;
+      s += w;
+    }
+  } else {
+    for (var j = 0u; j < n; j++) {
+      let w = g[t * p.E + ids[o + j]];
+      weights[o + j] = w;
+      s += w;
+    }
+  }
+  var f = p.scale;
+  if ((p.mode == 1u || p.norm != 0u) && s > 0.0) { f = p.scale / s; }
+  for (var j = 0u; j < p.kMax; j++) {
+    if (j < n) {
+      weights[o + j] = weights[o + j] * f;
+      atomicStore(&used[ids[o + j]], 1u);
+    } else {
+      ids[o + j] = NONE;
+      weights[o + j] = 0.0;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  for (var e = lid; e < MAXE; e += WG) {
+    colsum[e] = 0.0;
+    atomicStore(&warm[e], 0u);
+    atomicStore(&used[e], 0u);
+    chosen[e] = 0u;
+  }
+  workgroupBarrier();
+
+  if (p.policy == 1u) {
+    // Column sums (f32, token order) and the warm-up set; the baseline union (candidate pool) in used[].
+    for (var e = lid; e < p.E; e += WG) {
+      var s = 0.0;
+      for (var t = 0u; t < p.T; t++) { s += g[t * p.E + e]; }
+      colsum[e] = s;
+    }
+    for (var t = lid; t < p.T; t += WG) {
+      let n = topk_token(t, p.kSel, false);
+      if (n > 0u) { atomicStore(&warm[ids[t * p.kMax]], 1u); }
+      for (var j = 0u; j < n; j++) { atomicStore(&used[ids[t * p.kMax + j]], 1u); }
+    }
+  }
+  workgroupBarrier();
+  if (p.policy == 1u) {
+    if (lid == 0u) {
+      var d0 = 0u;
+      var nw = 0u;
+      var total = 0.0;
+      for (var e = 0u; e < p.E; e++) {
+        d0 += atomicLoad(&used[e]);
+        nw += atomicLoad(&warm[e]);
+        total += colsum[e];
+      }
+      var b = max(p.budget, 1u);
+      if (p.fraction > 0.0) { b = min(b, max(1u, u32(ceil(p.fraction * f32(d0) - 1e-6)))); }
+      shared_b = b;
+      shared_nwarm = nw;
+      shared_total = total;
+    }
+  }
+  workgroupBarrier();
+  if (p.policy == 1u) {
+    // Rank of every pool expert in the order (warm first, column sum desc, lower index); S = rank < B.
+    for (var e = lid; e < p.E; e += WG) {
+      let inPool = atomicLoad(&used[e]) != 0u;
+      let we = atomicLoad(&warm[e]);
+      var rank = 0u;
+      var massBefore = 0.0;
+      for (var f = 0u; f < p.E; f++) {
+        if (f == e || atomicLoad(&used[f]) == 0u) { continue; }
+        let wf = atomicLoad(&warm[f]);
+        if (wf > we || (wf == we && before(colsum[f], f, colsum[e], e))) {
+          rank++;
+          massBefore += colsum[f];
+        }
+      }
+      var ok = inPool && rank < shared_b;
+      if (p.tau > 0.0 && rank >= shared_nwarm && massBefore >= p.tau * shared_total) { ok = false; }
+      chosen[e] = select(0u, 1u, ok);
+    }
+  }
+  workgroupBarrier();
+  for (var e = lid; e < MAXE; e += WG) { atomicStore(&used[e], 0u); }
+  workgroupBarrier();
+
+  if (p.policy == 0u) {
+    for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, false)); }
+  } else if (p.policy == 1u) {
+    for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, true)); }
+  } else {
+    for (var t = lid; t < p.T; t += WG) { scratch[t] = topk_token(t, p.kMax, false); }
+  }
+  storageBarrier();
+  workgroupBarrier();
+  if (p.policy == 2u) {
+    // Alloc-T: slot 0 always kept; candidate (t, j>=1) kept when its rank among all such candidates
+    // (key desc, token asc, slot asc) is < M = round(kAvg*T) - T. Kept candidates form a prefix per token.
+    let M = u32(max(0.0, floor(p.kAvg * f32(p.T) + 0.5) - f32(p.T)));
+    for (var t = lid; t < p.T; t += WG) {
+      let nt = scratch[t];
+      var n = min(1u, nt);
+      for (var j = 1u; j < nt; j++) {
+        let s = key(t, ids[t * p.kMax + j]);
+        var rank = 0u;
+        for (var u = 0u; u < p.T; u++) {
+          let nu = scratch[u];
+          for (var i = 1u; i < nu; i++) {
+            let su = key(u, ids[u * p.kMax + i]);
+            if (su > s || (su == s && (u < t || (u == t && i < j)))) { rank++; }
+          }
+        }
+        if (rank >= M) { break; }
+        n++;
+      }
+      scratch[p.T + t] = n;
+    }
+  }
+  storageBarrier();
+  workgroupBarrier();
+  if (p.policy == 2u) {
+    for (var t = lid; t < p.T; t += WG) { finish_token(t, scratch[p.T + t]); }
+  }
+  workgroupBarrier();
+  if (lid == 0u) {
+    var d = 0u;
+    for (var e = 0u; e < p.E; e++) { d += atomicLoad(&used[e]); }
+    counters[p.counterIndex] = d;
+  }
+}

@@ -1,0 +1,80 @@
+// Router scores and routing policies on the GPU (shaders/moe_router.wgsl, shaders/moe_route.wgsl).
+// Semantics are those of the pure-TS references in src/routing/ (see types.ts there).
+import type { Gpu } from '../gpu/context.ts';
+import { createUniform } from '../gpu/buffers.ts';
+import { dispatch, grid1d } from '../gpu/dispatch.ts';
+import type { RouterMode } from '../routing/types.ts';
+
+export const MOE_MAX_EXPERTS = 256;
+export const MOE_MAX_K = 8;
+
+const MODE: Record<RouterMode, number> = { softmax: 0, topk_softmax: 1, sigmoid: 2 };
+
+export interface MoeScoresArgs {
+  /** [T, E] f32 router logits. */
+  logits: GPUBuffer;
+  /** [T, E] f32 output scores: softmax over E (softmax, topk_softmax) or sigmoid. */
+  scores: GPUBuffer;
+  T: number;
+  E: number;
+  mode: RouterMode;
+}
+
+/** Encode router scores g = softmax(logits) or sigmoid(logits), one thread per token. */
+export function encodeMoeScores(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeScoresArgs): void {
+  const params = createUniform(gpu.device, [a.T, a.E, MODE[a.mode], 0]);
+  dispatch(gpu, pass, { shader: 'moe_router', constants: { WG: 64 } }, [a.logits, a.scores, params], grid1d(gpu, Math.ceil(a.T / 64)));
+}
+
+/** GPU policies: the src/routing/ PolicyConfig kinds that have a kernel (SERE is TS only). */
+export type GpuPolicy =
+  | { kind: 'baseline' }
+  | { kind: 'reduced_topk'; k: number }
+  /** At least one of budget / fraction / coverage; combined as in xshareSelect. */
+  | { kind: 'xshare'; budget?: number; fraction?: number; coverage?: number }
+  | { kind: 'alloc_t'; k: number };
+
+export interface MoeRouteArgs {
+  /** [T, E] f32 logits (read in topk_softmax mode for the weights; always bound). */
+  logits: GPUBuffer;
+  /** [T, E] f32 scores from encodeMoeScores. */
+  scores: GPUBuffer;
+  /** [E] f32 selection bias (sigmoid mode); omit for none. */
+  expertBias?: GPUBuffer;
+  /** [T, kMax] u32 out: expert ids, 0xFFFFFFFF in unused slots; used slots first, key-descending. */
+  ids: GPUBuffer;
+  /** [T, kMax] f32 out: weights (0 in unused slots). */
+  weights: GPUBuffer;
+  /** u32 scratch of at least 2*T words. */
+  scratch: GPUBuffer;
+  /** u32 buffer: counters[counterIndex] = number of distinct experts used. */
+  counters: GPUBuffer;
+  counterIndex?: number;
+  T: number;
+  E: number;
+  /** The model's num_experts_per_tok: slots per token in ids/weights (<= 8). */
+  kMax: number;
+  mode: RouterMode;
+  normTopk?: boolean;
+  /** routed_scaling_factor (default 1). */
+  scale?: number;
+  policy: GpuPolicy;
+}
+
+/** Encode one routing policy: a single workgroup of 256 threads, no CPU read-back. */
+export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRouteArgs): void {
+  if (a.E > MOE_MAX_EXPERTS || a.kMax > MOE_MAX_K) throw new Error(`webmoe: moe route supports E <= ${MOE_MAX_EXPERTS}, k <= ${MOE_MAX_K}`);
+  const pol = a.policy;
+  const policy = pol.kind === 'xshare' ? 1 : pol.kind === 'alloc_t' ? 2 : 0;
+  const kSel = pol.kind === 'reduced_topk' ? Math.max(1, Math.min(a.kMax, pol.k)) : a.kMax;
+  const budget = pol.kind === 'xshare' && pol.budget !== undefined ? Math.max(1, Math.floor(pol.budget)) : 0xffffffff;
+  const fraction = pol.kind === 'xshare' ? (pol.fraction ?? 0) : 0;
+  const tau = pol.kind === 'xshare' ? (pol.coverage ?? 0) : 0;
+  const kAvg = pol.kind === 'alloc_t' ? pol.k : 0;
+  const words = [a.T, a.E, a.kMax, kSel, policy, MODE[a.mode], a.normTopk ? 1 : 0, a.expertBias ? 1 : 0,
+    a.scale ?? 1, budget, fraction, tau, kAvg, a.counterIndex ?? 0, 0, 0];
+  const params = createUniform(gpu.device, words, new Set([8, 10, 11, 12]));
+  const bias = a.expertBias ?? a.scores; // unread when hasBias = 0
+  dispatch(gpu, pass, { shader: 'moe_route', constants: { WG: 256 } },
+    [a.logits, a.scores, bias, a.ids, a.weights, a.scratch, a.counters, params], [1, 1, 1]);
+}
