@@ -1,0 +1,206 @@
+// Y[T,N] = X[T,K] . W[N,K]^T (+ bias[N]) (+ Y when accumulating). W rows are output channels (HF
+// nn.Linear [out, in] layout), each padded to kpad elements (a multiple of 8; see src/quant/pack.ts).
+// Weights are read in blocks of 8 consecutive k (never straddling a row or a quantization group) and
+// dequantized to f32; accumulation is in f32.
+// Defines: one of FMT_F32 / FMT_F16 / FMT_I8 / FMT_I4; SCALES (int formats); PREFILL selects the tiled
+// kernel, otherwise the decode kernel with TB token rows per pass, NR channels x KS K-lanes per workgroup.
+
+struct Params {
+  t: u32, n: u32, k: u32, kpad: u32,
+  x_off: u32, out_off: u32, flags: u32, group: u32,
+  tiles_n: u32, pad0: u32, pad1: u32, pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+#if FMT_F32
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+#endif
+#if FMT_F16
+#if F16
+@group(0) @binding(1) var<storage, read> w: array<vec4<f16>>;
+#else
+@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
+#endif
+#endif
+#if FMT_I8
+@group(0) @binding(1) var<storage, read> w: array<vec2<u32>>;
+#endif
+#if FMT_I4
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+#endif
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+#if SCALES
+@group(0) @binding(5) var<storage, read> scales: array<f32>;
+#endif
+
+const FLAG_BIAS: u32 = 1u;
+const FLAG_ACCUMULATE: u32 = 2u;
+
+struct Blk { a: vec4<f32>, b: vec4<f32> }
+
+// Weights k = 8*kb .. 8*kb+7 of row n, dequantized.
+fn load_w(n: u32, kb: u32) -> Blk {
+  let i = n * (p.kpad / 8u) + kb;
+#if FMT_F32
+  return Blk(w[2u * i], w[2u * i + 1u]);
+#endif
+#if FMT_F16
+#if F16
+  return Blk(vec4<f32>(w[2u * i]), vec4<f32>(w[2u * i + 1u]));
+#else
+  let v = w[i];
+  return Blk(vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)),
+             vec4<f32>(unpack2x16float(v.z), unpack2x16float(v.w)));
+#endif
+#endif
+#if FMT_I8
+  let v = w[i];
+  let s = scales[n * (p.kpad / p.group) + (kb * 8u) / p.group];
+  let sh = vec4<u32>(24u, 16u, 8u, 0u);
+  let lo = (vec4<i32>(bitcast<i32>(v.x)) << sh) >> vec4<u32>(24u);
+  let hi = (vec4<i32>(bitcast<i32>(v.y)) << sh) >> vec4<u32>(24u);
+  return Blk(vec4<f32>(lo) * s, vec4<f32>(hi) * s);
+#endif
+#if FMT_I4
+  let v = vec4<u32>(w[i]);
+  let s = scales[n * (p.kpad / p.group) + (kb * 8u) / p.group];
+  let lo = vec4<i32>((v >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)) - vec4<i32>(8);
+  let hi = vec4<i32>((v >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)) - vec4<i32>(8);
+  return Blk(vec4<f32>(lo) * s, vec4<f32>(hi) * s);
+#endif
+}
+
+// Activations k0 .. k0+7 of token row `row`, zero past K.
+fn load_x(row: u32, k0: u32) -> Blk {
+  let b = p.x_off + row * p.k + k0;
+  if (k0 + 8u <= p.k) {
+    return Blk(vec4<f32>(x[b], x[b + 1u], x[b + 2u], x[b + 3u]),
+               vec4<f32>(x[b + 4u], x[b + 5u], x[b + 6u], x[b + 7u]));
+  }
+  var v: array<f32, 8>;
+  for (var j = 0u; j < 8u; j++) {
+    v[j] = select(0.0, x[b + j], k0 + j < p.k);
+  }
+  return Blk(vec4<f32>(v[0], v[1], v[2], v[3]), vec4<f32>(v[4], v[5], v[6], v[7]));
+}
+
+fn store(row: u32, n: u32, v: f32) {
+  let idx = p.out_off + row * p.n + n;
+  var r = v;
+  if ((p.flags & FLAG_BIAS) != 0u) { r += bias[n]; }
+  if ((p.flags & FLAG_ACCUMULATE) != 0u) { r += y[idx]; }
+  y[idx] = r;
+}
+
+#if PREFILL
+// Tiled: a workgroup computes a BT x BN tile of Y; 64 threads, 4x4 outputs each; K in steps of BK=16.
+const BT: u32 = 32u;
+const BN: u32 = 32u;
+const BK: u32 = 16u;
+var<workgroup> xs: array<f32, 512>; // [BK][BT]
+var<workgroup> ws: array<f32, 512>; // [BK][BN]
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let lin = wg_linear(wid, nwg);
+  let t0 = (lin / p.tiles_n) * BT;
+  let n0 = (lin % p.tiles_n) * BN;
+  if (t0 >= p.t) { return; }
+  let tx = lid % 8u;
+  let ty = lid / 8u;
+  // Loader role: row lr of both tiles, half lh (8 of the 16 k) of the step.
+  let lr = lid / 2u;
+  let lh = lid % 2u;
+  let xrow = min(t0 + lr, p.t - 1u);
+  let wrow = min(n0 + lr, p.n - 1u);
+  let kblocks = (p.k + 7u) / 8u;
+  var acc: array<vec4<f32>, 4>;
+  for (var kb0 = 0u; kb0 < kblocks; kb0 += 2u) {
+    let kb = kb0 + lh;
+    var xv = Blk(vec4<f32>(0.0), vec4<f32>(0.0));
+    var wv = Blk(vec4<f32>(0.0), vec4<f32>(0.0));
+    if (kb < kblocks) {
+      xv = load_x(xrow, kb * 8u);
+      wv = load_w(wrow, kb);
+    }
+    let o = lh * 8u;
+    xs[(o + 0u) * BT + lr] = xv.a.x; xs[(o + 1u) * BT + lr] = xv.a.y;
+    xs[(o + 2u) * BT + lr] = xv.a.z; xs[(o + 3u) * BT + lr] = xv.a.w;
+    xs[(o + 4u) * BT + lr] = xv.b.x; xs[(o + 5u) * BT + lr] = xv.b.y;
+    xs[(o + 6u) * BT + lr] = xv.b.z; xs[(o + 7u) * BT + lr] = xv.b.w;
+    ws[(o + 0u) * BN + lr] = wv.a.x; ws[(o + 1u) * BN + lr] = wv.a.y;
+    ws[(o + 2u) * BN + lr] = wv.a.z; ws[(o + 3u) * BN + lr] = wv.a.w;
+    ws[(o + 4u) * BN + lr] = wv.b.x; ws[(o + 5u) * BN + lr] = wv.b.y;
+    ws[(o + 6u) * BN + lr] = wv.b.z; ws[(o + 7u) * BN + lr] = wv.b.w;
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      let xa = kk * BT + ty * 4u;
+      let wa = kk * BN + tx * 4u;
+      let a = vec4<f32>(xs[xa], xs[xa + 1u], xs[xa + 2u], xs[xa + 3u]);
+      let b = vec4<f32>(ws[wa], ws[wa + 1u], ws[wa + 2u], ws[wa + 3u]);
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let row = t0 + ty * 4u + i;
+    if (row < p.t) {
+      for (var c = 0u; c < 4u; c++) {
+        let n = n0 + tx * 4u + c;
+        if (n < p.n) { store(row, n, acc[i][c]); }
+      }
+    }
+  }
+}
+#else
+// Decode (small T): a workgroup owns NR output channels; KS threads per channel split K, each keeping TB
+// token accumulators, so every weight is read once per TB tokens; partial sums meet in workgroup memory.
+const TB: u32 = ${TB}u;
+const NR: u32 = ${NR}u;
+const KS: u32 = ${KS}u;
+const WGS: u32 = NR * KS;
+var<workgroup> red: array<f32, TB * WGS>;
+
+@compute @workgroup_size(WGS)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let nb = wg_linear(wid, nwg) * NR;
+  if (nb >= p.n) { return; }
+  let lane = lid % KS;
+  let nc = min(nb + lid / KS, p.n - 1u);
+  let kblocks = (p.k + 7u) / 8u;
+  for (var t0 = 0u; t0 < p.t; t0 += TB) {
+    var acc: array<f32, TB>;
+    for (var j = 0u; j < TB; j++) { acc[j] = 0.0; } // explicit: some compilers hoist the declaration
+    for (var kb = lane; kb < kblocks; kb += KS) {
+      let wv = load_w(nc, kb);
+      for (var j = 0u; j < TB; j++) {
+        if (t0 + j >= p.t) { break; }
+        let xv = load_x(t0 + j, kb * 8u);
+        acc[j] += dot(xv.a, wv.a) + dot(xv.b, wv.b);
+      }
+    }
+    for (var j = 0u; j < TB; j++) {
+      red[j * WGS + lid] = acc[j];
+    }
+    workgroupBarrier();
+    for (var q = lid; q < TB * NR; q += WGS) {
+      let j = q / NR;
+      let r = q % NR;
+      if (nb + r < p.n && t0 + j < p.t) {
+        var s = 0.0;
+        let base = j * WGS + r * KS;
+        for (var l = 0u; l < KS; l++) { s += red[base + l]; }
+        store(t0 + j, nb + r, s);
+      }
+    }
+    workgroupBarrier();
+  }
+}
+#endif

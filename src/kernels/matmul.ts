@@ -1,0 +1,154 @@
+// Linear layers: Y[T,N] = X[T,K] . W[N,K]^T (+ bias) (+= Y), for f32 / f16 / int8 / int4 weights
+// (see shaders/matmul.wgsl; weight layouts in src/quant/pack.ts). T <= DECODE_MAX_T runs the decode
+// kernel (weights read once for all rows), larger T the tiled prefill kernel.
+import type { Gpu } from '../gpu/context.ts';
+import { createStorage, createUniform } from '../gpu/buffers.ts';
+import { dispatch, grid1d } from '../gpu/dispatch.ts';
+import type { PipelineSpec } from '../gpu/pipelines.ts';
+import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from '../quant/pack.ts';
+
+export type { WeightFormat } from '../quant/pack.ts';
+
+/** A weight matrix on the GPU: N output channels (rows) of K inputs, each row padded to kPad. */
+export interface MatmulWeight {
+  format: WeightFormat;
+  /** Packed rows [n, kPad]: f32, f16 pairs in u32, 4 int8 per u32, or 8 int4 nibbles (q+8) per u32. */
+  data: GPUBuffer;
+  /** int8/int4: f32 scales [n, kPad/group]. */
+  scales?: GPUBuffer;
+  n: number;
+  k: number;
+  /** Row stride in elements, a multiple of 8 (and of group for int formats). Default paddedCols(format, k, group). */
+  kPad?: number;
+  /** int8/int4 quantization group (multiple of 8). Default 32. */
+  group?: number;
+  /** Bytes of GPU memory held (data + scales); set by uploadWeight. */
+  bytes?: number;
+}
+
+export interface MatmulArgs {
+  /** Activations [t, k] f32 (from element xOffset). Must not be the same buffer as `out`. */
+  x: GPUBuffer;
+  w: MatmulWeight;
+  /** Optional f32 bias [n]. */
+  bias?: GPUBuffer;
+  /** Output [t, n] f32 (from element outOffset). */
+  out: GPUBuffer;
+  t: number;
+  /** out += x W^T (+ bias) instead of out = ... (residual adds). */
+  accumulate?: boolean;
+  xOffset?: number;
+  outOffset?: number;
+  /** Force a kernel (tests, benchmarks); default decode for t <= DECODE_MAX_T, else prefill. */
+  variant?: 'decode' | 'prefill';
+}
+
+/** Largest T that uses the decode kernel by default. */
+export const DECODE_MAX_T = 32;
+const DECODE_NR = 4;
+const DECODE_KS = 16;
+const PREFILL_BT = 32;
+const PREFILL_BN = 32;
+
+const dummies = new WeakMap<Gpu, GPUBuffer>();
+function dummyBuffer(gpu: Gpu): GPUBuffer {
+  let b = dummies.get(gpu);
+  if (!b) {
+    b = createStorage(gpu.device, 16, 'matmul-no-bias');
+    dummies.set(gpu, b);
+  }
+  return b;
+}
+
+/** Token rows per pass of the decode kernel for `t` rows (a few sizes, to bound pipeline variants). */
+export function decodeTileRows(t: number): number {
+  for (const tb of [1, 4, 8, 16]) if (t <= tb) return tb;
+  return 32;
+}
+
+function resolveKPad(w: MatmulWeight): { kPad: number; group: number } {
+  const group = w.group ?? 32;
+  const kPad = w.kPad ?? paddedCols(w.format, w.k, group);
+  if (kPad % 8 !== 0 || kPad < w.k) throw new Error(`webmoe: matmul kPad ${kPad} must be >= K=${w.k} and a multiple of 8`);
+  if ((w.format === 'int8' || w.format === 'int4') && (kPad % group !== 0 || group % 8 !== 0)) {
+    throw new Error(`webmoe: matmul ${w.format} needs group % 8 == 0 and kPad % group == 0 (group ${group}, kPad ${kPad})`);
+  }
+  return { kPad, group };
+}
+
+/** Pipeline spec for a weight format and variant (exported for warm-up / inspection). */
+export function matmulSpec(format: WeightFormat, variant: 'decode' | 'prefill', tb = 1): PipelineSpec {
+  const defines: Record<string, string | number | boolean> = {
+    FMT_F32: format === 'f32',
+    FMT_F16: format === 'f16',
+    FMT_I8: format === 'int8',
+    FMT_I4: format === 'int4',
+    SCALES: format === 'int8' || format === 'int4',
+    PREFILL: variant === 'prefill',
+  };
+  if (variant === 'decode') Object.assign(defines, { TB: tb, NR: DECODE_NR, KS: DECODE_KS });
+  return { shader: 'matmul', defines };
+}
+
+/** Encode Y = X W^T (+ bias) (or Y += ...) into an open compute pass. */
+export function encodeMatmul(gpu: Gpu, pass: GPUComputePassEncoder, a: MatmulArgs): void {
+  const { w, t } = a;
+  if (t <= 0 || w.n <= 0) return;
+  const { kPad, group } = resolveKPad(w);
+  const quant = w.format === 'int8' || w.format === 'int4';
+  if (quant && !w.scales) throw new Error(`webmoe: matmul ${w.format} weight needs a scales buffer`);
+  const variant = a.variant ?? (t <= DECODE_MAX_T ? 'decode' : 'prefill');
+  const tilesN = Math.ceil(w.n / PREFILL_BN);
+  const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
+  const params = createUniform(gpu.device, [t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, 0, 0, 0]);
+  const bindings: GPUBuffer[] = [a.x, w.data, a.out, params, a.bias ?? dummyBuffer(gpu)];
+  if (quant) bindings.push(w.scales!);
+  if (variant === 'decode') {
+    dispatch(gpu, pass, matmulSpec(w.format, 'decode', decodeTileRows(t)), bindings, grid1d(gpu, Math.ceil(w.n / DECODE_NR)));
+  } else {
+    dispatch(gpu, pass, matmulSpec(w.format, 'prefill'), bindings, grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));
+  }
+}
+
+export interface UploadWeightOptions {
+  /** int8/int4 group size (multiple of 8); default 32. */
+  group?: number;
+  label?: string;
+}
+
+/** Bytes a packed weight of this shape takes on the GPU (data + scales). */
+export function weightBytes(format: WeightFormat, n: number, k: number, group = 32): number {
+  const kPad = paddedCols(format, k, group);
+  const bits = { f32: 32, f16: 16, int8: 8, int4: 4 }[format];
+  const scales = format === 'int8' || format === 'int4' ? (n * kPad * 4) / group : 0;
+  return (n * kPad * bits) / 8 + scales;
+}
+
+/**
+ * Pack an f32 weight W [n, k] (row = output channel) on the CPU in `format` and upload it: the
+ * descriptor encodeMatmul takes, with `bytes` set. Convert bf16/f16 checkpoints with src/quant/f16.ts first.
+ */
+export function uploadWeight(gpu: Gpu, w: Float32Array, n: number, k: number, format: WeightFormat, opts: UploadWeightOptions = {}): MatmulWeight {
+  const group = opts.group ?? 32;
+  const label = opts.label ?? `weight-${format}`;
+  const dev = gpu.device;
+  let data: GPUBuffer;
+  let scales: GPUBuffer | undefined;
+  let kPad: number;
+  if (format === 'f32' || format === 'f16') {
+    kPad = paddedCols(format, k, group);
+    data = createStorage(dev, format === 'f32' ? padRowsF32(w, n, k, kPad) : packF16Rows(w, n, k, kPad), label);
+  } else {
+    const q = format === 'int8' ? quantizeInt8(w, n, k, group) : quantizeInt4(w, n, k, group);
+    kPad = q.kPad;
+    data = createStorage(dev, q.q, label);
+    scales = createStorage(dev, q.scales, `${label}-scales`);
+  }
+  return { format, data, scales, n, k, kPad, group, bytes: data.size + (scales?.size ?? 0) };
+}
+
+/** Free a weight's GPU buffers. */
+export function destroyWeight(w: MatmulWeight): void {
+  w.data.destroy();
+  w.scales?.destroy();
+}

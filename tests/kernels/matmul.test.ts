@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { useGpu } from '../helpers/gpu.ts';
+import { expectClose, randomArray } from '../helpers/compare.ts';
+import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
+import { runPass } from '../../src/gpu/dispatch.ts';
+import type { Gpu } from '../../src/gpu/context.ts';
+import { destroyWeight, encodeMatmul, uploadWeight, weightBytes, type MatmulArgs, type WeightFormat } from '../../src/kernels/matmul.ts';
+import { matmulRef } from '../../src/reference/matmul.ts';
+import { dequantizeInt4, dequantizeInt8, quantizeInt4, quantizeInt8, roundUp } from '../../src/quant/pack.ts';
+import { roundToF16 } from '../../src/quant/f16.ts';
+
+/** The f32 weights the GPU effectively multiplies by after packing W in `format`. */
+function effectiveWeights(w: Float32Array, n: number, k: number, format: WeightFormat, group: number): Float32Array {
+  switch (format) {
+    case 'f32': return w;
+    case 'f16': return roundToF16(w);
+    case 'int8': return dequantizeInt8(quantizeInt8(w, n, k, group));
+    case 'int4': return dequantizeInt4(quantizeInt4(w, n, k, group));
+  }
+}
+
+interface Case {
+  format: WeightFormat;
+  t: number;
+  n: number;
+  k: number;
+  bias?: boolean;
+  group?: number;
+  scale?: number;
+  accumulate?: boolean;
+  xOffset?: number;
+  outOffset?: number;
+  variant?: MatmulArgs['variant'];
+}
+
+async function check(g: Gpu, c: Case): Promise<void> {
+  const { format, t, n, k } = c;
+  const group = c.group ?? 32;
+  const scale = c.scale ?? 1;
+  const seed = t * 7919 + n * 131 + k;
+  const x = randomArray(t * k, seed, scale);
+  const w = randomArray(n * k, seed + 1);
+  const bias = c.bias ? randomArray(n, seed + 2) : undefined;
+  const prev = c.accumulate ? randomArray(t * n, seed + 3) : undefined;
+  const xOff = c.xOffset ?? 0;
+  const outOff = c.outOffset ?? 0;
+  const xPadded = new Float32Array(xOff + t * k).fill(NaN); // garbage before the offset must not be read
+  xPadded.set(x, xOff);
+  const outInit = new Float32Array(outOff + t * n).fill(-7);
+  if (prev) outInit.set(prev, outOff);
+  const wd = uploadWeight(g, w, n, k, format, { group });
+  expect(wd.bytes).toBe(weightBytes(format, n, k, group));
+  const xb = createStorage(g.device, xPadded);
+  const yb = createStorage(g.device, outInit);
+  const bb = bias ? createStorage(g.device, bias) : undefined;
+  await runPass(g, (pass) => encodeMatmul(g, pass, {
+    x: xb, w: wd, bias: bb, out: yb, t, accumulate: c.accumulate, xOffset: c.xOffset, outOffset: c.outOffset, variant: c.variant,
+  }));
+  const all = new Float32Array(await readBuffer(g.device, yb, (outOff + t * n) * 4));
+  for (let i = 0; i < outOff; i++) expect(all[i]).toBe(-7); // nothing written before the offset
+  const ref = matmulRef(x, effectiveWeights(w, n, k, format, group), t, n, k, bias, prev);
+  const tol = 2e-5 * Math.sqrt(k) * scale;
+  expectClose(all.subarray(outOff), ref, tol, 1e-4, `${format} t=${t} n=${n} k=${k}`);
+  destroyWeight(wd);
+  xb.destroy();
+  yb.destroy();
+  bb?.destroy();
+}
+
+describe('matmul kernel vs reference', () => {
+  const gpu = useGpu();
+  const formats: WeightFormat[] = ['f32', 'f16', 'int8', 'int4'];
+  const shapes: [number, number][] = [[37, 5], [64, 64], [130, 33]]; // [K, N]
+  const ts = [1, 3, 17, 40]; // decode (TB 1, 4, 32) and prefill
+  let i = 0;
+  for (const format of formats) {
+    for (const t of ts) {
+      for (const [k, n] of shapes) {
+        const bias = i++ % 2 === 0;
+        it(`${format} t=${t} k=${k} n=${n}${bias ? ' +bias' : ''}`, async () => {
+          await check(gpu(), { format, t, n, k, bias });
+        });
+      }
+    }
+  }
+
+  it('one channel, one input (t=1, k=1, n=1) in every format', async () => {
+    for (const format of formats) await check(gpu(), { format, t: 1, n: 1, k: 1, bias: true });
+  });
+
+  it('int8 with group 64 and 128, K not a multiple of the group', async () => {
+    await check(gpu(), { format: 'int8', t: 3, n: 9, k: 200, group: 64, bias: true });
+    await check(gpu(), { format: 'int8', t: 40, n: 9, k: 300, group: 128 });
+    await check(gpu(), { format: 'int4', t: 1, n: 17, k: 100, group: 64 });
+  });
+
+  it('large activations', async () => {
+    await check(gpu(), { format: 'f32', t: 3, n: 33, k: 130, scale: 1e4, bias: true });
+    await check(gpu(), { format: 'int4', t: 40, n: 33, k: 130, scale: 1e4 });
+  });
+
+  it('accumulate (out += x W^T + bias) with element offsets, decode and prefill', async () => {
+    await check(gpu(), { format: 'int8', t: 3, n: 33, k: 64, bias: true, accumulate: true, xOffset: 5, outOffset: 3 });
+    await check(gpu(), { format: 'f16', t: 40, n: 33, k: 37, accumulate: true, xOffset: 1, outOffset: 7 });
+  });
+
+  it('forced variants: prefill with one row, decode with 33 rows (two passes of 32)', async () => {
+    await check(gpu(), { format: 'f32', t: 1, n: 33, k: 37, variant: 'prefill', bias: true });
+    await check(gpu(), { format: 'f32', t: 33, n: 5, k: 37, variant: 'decode' });
+  });
+
+  it('N beyond 65535 workgroups folds into a 2D grid', async () => {
+    const g = gpu();
+    const n = 4 * g.limits.maxComputeWorkgroupsPerDimension + 9;
+    await check(g, { format: 'int4', t: 1, n, k: 8, bias: true });
+  }, 120_000);
+
+  it('rejects int formats without scales and bad kPad', () => {
+    const g = gpu();
+    const b = createStorage(g.device, 64);
+    expect(() => runPassSync(g, { x: b, out: b, t: 1, w: { format: 'int8', data: b, n: 1, k: 8 } })).toThrow(/scales/);
+    expect(() => runPassSync(g, { x: b, out: b, t: 1, w: { format: 'f32', data: b, n: 1, k: 8, kPad: 12 } })).toThrow(/kPad/);
+    b.destroy();
+    expect(roundUp(37, 8)).toBe(40);
+  });
+});
+
+function runPassSync(g: Gpu, a: MatmulArgs): void {
+  const enc = g.device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  try {
+    encodeMatmul(g, pass, a);
+  } finally {
+    pass.end();
+  }
+}
