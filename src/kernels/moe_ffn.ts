@@ -1,0 +1,205 @@
+// MoE expert path on the GPU: per-expert token lists (shaders/moe_lists.wgsl), the grouped gated expert
+// FFN over (active expert, token tile) pairs with an indirect dispatch (shaders/moe_ffn.wgsl), the
+// deterministic combine (shaders/moe_combine.wgsl), and encodeMoeLayer chaining router -> policy -> lists
+// -> FFN -> combine with every scratch buffer preallocated in a MoeWorkspace.
+import type { Gpu } from '../gpu/context.ts';
+import { STORAGE, Usage, createStorage, createUniform } from '../gpu/buffers.ts';
+import { bindGroup, dispatch, grid1d } from '../gpu/dispatch.ts';
+import { paddedCols } from '../quant/pack.ts';
+import type { RouterMode } from '../routing/types.ts';
+import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, type GpuPolicy } from './moe_router.ts';
+
+/** Tokens per FFN workgroup (TILE in shaders/moe_ffn.wgsl). */
+export const MOE_TILE = 8;
+/** Word offset of the active-expert list inside the meta buffer. */
+export const MOE_META_ACTIVE = 8;
+
+export type MoeWeightFormat = 'f32' | 'f16';
+
+export interface MoeWorkspaceSpec {
+  maxTokens: number;
+  E: number;
+  /** num_experts_per_tok (slots per token, <= 8). */
+  k: number;
+  H: number;
+  I: number;
+}
+
+/**
+ * Every buffer one MoE layer needs, sized for maxTokens (reused by all layers and steps):
+ * - scores     f32 [T, E]        router scores
+ * - ids        u32 [T, k]        expert per (token, slot), 0xFFFFFFFF unused
+ * - weights    f32 [T, k]        gate weight per (token, slot), 0 unused
+ * - routeScratch u32 [2T]
+ * - ecount     u32 [2E]          counts [0, E), exclusive offsets [E, 2E)
+ * - list       vec2<u32> [T*k]   (slot = t*k + j, bitcast f32 weight), grouped by expert, token order
+ * - tiles      vec4<u32> [maxTiles] (expert, list start, count <= MOE_TILE, 0) per FFN workgroup
+ * - meta       u32 [8 + E]       [0..3) indirect args (tiles, 1, 1), [3] active experts, [4] list length,
+ *                                [8, 8 + active) active experts ascending; usage STORAGE | INDIRECT
+ * - hbuf       f32 [T*k, I]      gated intermediate per (token, slot)
+ * - partial    f32 [T*k, H]      weighted expert output per (token, slot)
+ * - counters   u32 [1]           default target of the distinct-experts counter
+ */
+export interface MoeWorkspace {
+  spec: MoeWorkspaceSpec;
+  maxTiles: number;
+  scores: GPUBuffer;
+  ids: GPUBuffer;
+  weights: GPUBuffer;
+  routeScratch: GPUBuffer;
+  ecount: GPUBuffer;
+  list: GPUBuffer;
+  tiles: GPUBuffer;
+  meta: GPUBuffer;
+  hbuf: GPUBuffer;
+  partial: GPUBuffer;
+  counters: GPUBuffer;
+  destroy(): void;
+}
+
+export function moeMaxTiles(maxTokens: number, E: number, k: number): number {
+  return Math.ceil((maxTokens * k) / MOE_TILE) + Math.min(E, maxTokens * k);
+}
+
+export function createMoeWorkspace(gpu: Gpu, s: MoeWorkspaceSpec): MoeWorkspace {
+  if (s.E > MOE_MAX_EXPERTS || s.k > MOE_MAX_K) throw new Error(`webmoe: MoE supports E <= ${MOE_MAX_EXPERTS}, k <= ${MOE_MAX_K}`);
+  const d = gpu.device;
+  const T = s.maxTokens;
+  const maxTiles = moeMaxTiles(T, s.E, s.k);
+  const b = (bytes: number, label: string, usage = STORAGE) => createStorage(d, Math.max(16, bytes), `moe.${label}`, usage);
+  const ws: Omit<MoeWorkspace, 'destroy'> = {
+    spec: { ...s },
+    maxTiles,
+    scores: b(T * s.E * 4, 'scores'),
+    ids: b(T * s.k * 4, 'ids'),
+    weights: b(T * s.k * 4, 'weights'),
+    routeScratch: b(2 * T * 4, 'routeScratch'),
+    ecount: b(2 * s.E * 4, 'ecount'),
+    list: b(T * s.k * 8, 'list'),
+    tiles: b(maxTiles * 16, 'tiles'),
+    meta: b((MOE_META_ACTIVE + s.E) * 4, 'meta', STORAGE | Usage.INDIRECT),
+    hbuf: b(T * s.k * s.I * 4, 'hbuf'),
+    partial: b(T * s.k * s.H * 4, 'partial'),
+    counters: b(4, 'counters'),
+  };
+  return {
+    ...ws,
+    destroy() {
+      for (const v of Object.values(ws)) if (v && typeof v === 'object' && 'destroy' in v) (v as GPUBuffer).destroy();
+    },
+  };
+}
+
+export interface MoeListsArgs {
+  ids: GPUBuffer;
+  weights: GPUBuffer;
+  ecount: GPUBuffer;
+  list: GPUBuffer;
+  tiles: GPUBuffer;
+  meta: GPUBuffer;
+  T: number;
+  E: number;
+  kMax: number;
+}
+
+/** Encode the per-expert lists, active experts, tile table and indirect args (one workgroup). */
+export function encodeMoeLists(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeListsArgs): void {
+  const params = createUniform(gpu.device, [a.T, a.E, a.kMax, MOE_TILE]);
+  dispatch(gpu, pass, { shader: 'moe_lists', constants: { WG: 256 } },
+    [a.ids, a.weights, a.ecount, a.list, a.tiles, a.meta, params], [1, 1, 1]);
+}
+
+export interface MoeFfnArgs {
+  /** [T, H] f32 activations (the normed hidden state). */
+  x: GPUBuffer;
+  /** [E, 2I, kPadH] gate rows then up rows per expert; kPadH = roundUp(H, 8), zero padded (src/quant/pack.ts). */
+  gateUp: GPUBuffer;
+  /** [E, H, kPadI], kPadI = roundUp(I, 8). */
+  down: GPUBuffer;
+  /** f32, or f16 packed in u32 words (element 2i low half), as packF16Rows / padRowsF32 produce. */
+  format: MoeWeightFormat;
+  list: GPUBuffer;
+  tiles: GPUBuffer;
+  /** Indirect args at offset 0 (from encodeMoeLists). */
+  meta: GPUBuffer;
+  hbuf: GPUBuffer;
+  /** [T*kMax, H] out; only used slots are written. */
+  partial: GPUBuffer;
+  H: number;
+  I: number;
+  kMax: number;
+}
+
+/** Encode the grouped expert FFN: one workgroup per (active expert, tile), dispatched indirectly. */
+export function encodeMoeFfn(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeFfnArgs): void {
+  const params = createUniform(gpu.device, [a.H, a.I, a.kMax, paddedCols('f32', a.H), paddedCols('f32', a.I), 0, 0, 0]);
+  const pipeline = gpu.pipelines.get({ shader: 'moe_ffn', defines: { W_F16: a.format === 'f16' }, constants: { WG: 64 } });
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup(gpu, pipeline, [a.x, a.gateUp, a.down, a.list, a.tiles, a.hbuf, a.partial, params], 'moe_ffn'));
+  pass.dispatchWorkgroupsIndirect(a.meta, 0);
+}
+
+export interface MoeCombineArgs {
+  ids: GPUBuffer;
+  partial: GPUBuffer;
+  /** [T, H] f32 out. */
+  out: GPUBuffer;
+  /** out = residual + sum (a different buffer than out). */
+  residual?: GPUBuffer;
+  /** out += sum in place (e.g. out is the residual stream). Ignored when residual is given. */
+  accumulate?: boolean;
+  T: number;
+  H: number;
+  kMax: number;
+}
+
+/** Encode the deterministic combine: sum of the used slots in slot order, optionally onto a residual. */
+export function encodeMoeCombine(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeCombineArgs): void {
+  const mode = a.residual ? 2 : a.accumulate ? 1 : 0;
+  const params = createUniform(gpu.device, [a.T, a.H, a.kMax, mode]);
+  dispatch(gpu, pass, { shader: 'moe_combine', constants: { WG: 64 } },
+    [a.ids, a.partial, a.residual ?? a.partial, a.out, params], grid1d(gpu, Math.ceil((a.T * a.H) / 64)));
+}
+
+export interface MoeLayerArgs {
+  ws: MoeWorkspace;
+  /** [T, E] f32 router logits. */
+  logits: GPUBuffer;
+  /** [T, H] f32 expert input. */
+  x: GPUBuffer;
+  /** [T, H] f32 output (see residual / accumulate). */
+  out: GPUBuffer;
+  residual?: GPUBuffer;
+  accumulate?: boolean;
+  gateUp: GPUBuffer;
+  down: GPUBuffer;
+  format: MoeWeightFormat;
+  T: number;
+  mode: RouterMode;
+  normTopk?: boolean;
+  scale?: number;
+  expertBias?: GPUBuffer;
+  policy: GpuPolicy;
+  /** Where the distinct-experts count goes (default ws.counters[0]); e.g. one word per layer. */
+  counters?: GPUBuffer;
+  counterIndex?: number;
+}
+
+/** One MoE layer: scores -> routing policy -> expert lists -> grouped FFN -> combine (5 dispatches). */
+export function encodeMoeLayer(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeLayerArgs): void {
+  const { ws, T } = a;
+  const { E, k, H, I } = ws.spec;
+  if (T > ws.spec.maxTokens) throw new Error(`webmoe: MoE workspace holds ${ws.spec.maxTokens} tokens, got ${T}`);
+  encodeMoeScores(gpu, pass, { logits: a.logits, scores: ws.scores, T, E, mode: a.mode });
+  encodeMoeRoute(gpu, pass, {
+    logits: a.logits, scores: ws.scores, expertBias: a.expertBias, ids: ws.ids, weights: ws.weights, scratch: ws.routeScratch,
+    counters: a.counters ?? ws.counters, counterIndex: a.counters ? (a.counterIndex ?? 0) : 0,
+    T, E, kMax: k, mode: a.mode, normTopk: a.normTopk, scale: a.scale, policy: a.policy,
+  });
+  encodeMoeLists(gpu, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k });
+  encodeMoeFfn(gpu, pass, {
+    x: a.x, gateUp: a.gateUp, down: a.down, format: a.format, list: ws.list, tiles: ws.tiles, meta: ws.meta,
+    hbuf: ws.hbuf, partial: ws.partial, H, I, kMax: k,
+  });
+  encodeMoeCombine(gpu, pass, { ids: ws.ids, partial: ws.partial, out: a.out, residual: a.residual, accumulate: a.accumulate, T, H, kMax: k });
+}
