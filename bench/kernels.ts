@@ -170,7 +170,7 @@ function row(r: BenchResult): string {
     r.wallMs.toFixed(3).padStart(10),
     (r.gflops ? r.gflops.toFixed(2) : '-').padStart(9),
     r.gbps.toFixed(2).padStart(8),
-    (r.vsCopy !== undefined ? r.vsCopy.toFixed(2) : '-').padStart(7),
+    (r.vsCopy !== undefined ? r.vsCopy.toPrecision(2) : '-').padStart(7),
     r.timing,
   ].join(' ');
 }

@@ -2,7 +2,8 @@
 // nn.Linear [out, in] layout), each padded to kpad elements (a multiple of 8; see src/quant/pack.ts).
 // Weights are read in blocks of 8 consecutive k (never straddling a row or a quantization group) and
 // dequantized to f32; accumulation is in f32.
-// Defines: one of FMT_F32 / FMT_F16 / FMT_I8 / FMT_I4; SCALES (int formats); PREFILL selects the tiled
+// Defines: one of FMT_F32 / FMT_F16 / FMT_I8 / FMT_I4; SCALES (int formats); XV4 (K and x_off multiples
+// of 4: activations read as vec4); PREFILL selects the tiled
 // kernel, otherwise the decode kernel with TB token rows per pass, NR channels x KS K-lanes per workgroup.
 
 struct Params {
@@ -11,7 +12,11 @@ struct Params {
   tiles_n: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
+#if XV4
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+#else
 @group(0) @binding(0) var<storage, read> x: array<f32>;
+#endif
 #if FMT_F32
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
 #endif
@@ -74,6 +79,11 @@ fn load_w(n: u32, kb: u32) -> Blk {
 
 // Activations k0 .. k0+7 of token row `row`, zero past K.
 fn load_x(row: u32, k0: u32) -> Blk {
+#if XV4
+  // K and x_off are multiples of 4, k0 of 8: past K the whole second half is padding.
+  let b4 = (p.x_off + row * p.k + k0) / 4u;
+  return Blk(x[b4], select(vec4<f32>(0.0), x[b4 + 1u], k0 + 8u <= p.k));
+#else
   let b = p.x_off + row * p.k + k0;
   if (k0 + 8u <= p.k) {
     return Blk(vec4<f32>(x[b], x[b + 1u], x[b + 2u], x[b + 3u]),
@@ -84,6 +94,7 @@ fn load_x(row: u32, k0: u32) -> Blk {
     v[j] = select(0.0, x[b + j], k0 + j < p.k);
   }
   return Blk(vec4<f32>(v[0], v[1], v[2], v[3]), vec4<f32>(v[4], v[5], v[6], v[7]));
+#endif
 }
 
 fn store(row: u32, n: u32, v: f32) {

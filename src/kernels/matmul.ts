@@ -77,8 +77,9 @@ function resolveKPad(w: MatmulWeight): { kPad: number; group: number } {
 }
 
 /** Pipeline spec for a weight format and variant (exported for warm-up / inspection). */
-export function matmulSpec(format: WeightFormat, variant: 'decode' | 'prefill', tb = 1): PipelineSpec {
+export function matmulSpec(format: WeightFormat, variant: 'decode' | 'prefill', tb = 1, xVec4 = false): PipelineSpec {
   const defines: Record<string, string | number | boolean> = {
+    XV4: xVec4,
     FMT_F32: format === 'f32',
     FMT_F16: format === 'f16',
     FMT_I8: format === 'int8',
@@ -101,12 +102,13 @@ export function encodeMatmul(gpu: Gpu, pass: GPUComputePassEncoder, a: MatmulArg
   const tilesN = Math.ceil(w.n / PREFILL_BN);
   const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
   const params = createUniform(gpu.device, [t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, 0, 0, 0]);
+  const xVec4 = w.k % 4 === 0 && (a.xOffset ?? 0) % 4 === 0;
   const bindings: GPUBuffer[] = [a.x, w.data, a.out, params, a.bias ?? dummyBuffer(gpu)];
   if (quant) bindings.push(w.scales!);
   if (variant === 'decode') {
-    dispatch(gpu, pass, matmulSpec(w.format, 'decode', decodeTileRows(t)), bindings, grid1d(gpu, Math.ceil(w.n / DECODE_NR)));
+    dispatch(gpu, pass, matmulSpec(w.format, 'decode', decodeTileRows(t), xVec4), bindings, grid1d(gpu, Math.ceil(w.n / DECODE_NR)));
   } else {
-    dispatch(gpu, pass, matmulSpec(w.format, 'prefill'), bindings, grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));
+    dispatch(gpu, pass, matmulSpec(w.format, 'prefill', 1, xVec4), bindings, grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));
   }
 }
 
