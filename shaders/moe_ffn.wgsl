@@ -1,39 +1,77 @@
 // Grouped gated expert FFN: one workgroup per (active expert, tile of <= TILE of its tokens), launched
-// with dispatchWorkgroupsIndirect from moe_lists' meta, so inactive experts cost nothing.
+// with dispatchWorkgroupsIndirect from moe_lists' info buffer, so inactive experts cost nothing.
 //   h = silu(x Wg[e]^T) * (x Wu[e]^T)  [I];  y = h Wd[e]^T  [H];  partial[slot] = weight * y
-// gateUp: [E, 2I, kPadH] rows (gate rows then up rows per expert), down: [E, H, kPadI] rows; rows padded
-// like src/quant/pack.ts (f32 or f16 pairs in u32 words, W_F16). hbuf: [T*kMax, I] scratch,
-// partial: [T*kMax, H] written only for used slots (moe_combine skips the others).
+// gateUp: rows [E*2I] (gate rows then up rows per expert) of kPadH columns, down: rows [E*H] of kPadI
+// columns, in the row-padded layouts of src/quant/pack.ts: f32, f16 (W_F16), int8 (W_I8) or int4 (W_I4)
+// with per-group f32 scales (group a multiple of 8, so 4 aligned elements share one scale).
+// work: f32 [T*kMax, H] partial outputs (written only for used slots; moe_combine skips the others),
+// then f32 [T*kMax, I] gated intermediates from word hOff.
 
-struct Params { H: u32, I: u32, kMax: u32, kPadH: u32, kPadI: u32, pad0: u32, pad1: u32, pad2: u32 }
+struct Params { H: u32, I: u32, kMax: u32, kPadH: u32, kPadI: u32, group: u32, hOff: u32, pad: u32 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-#if W_F16
-@group(0) @binding(1) var<storage, read> gate_up: array<u32>;
-@group(0) @binding(2) var<storage, read> down: array<u32>;
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+#if W_F32
+@group(0) @binding(2) var<storage, read> gate_up: array<f32>;
+@group(0) @binding(3) var<storage, read> down: array<f32>;
 #else
-@group(0) @binding(1) var<storage, read> gate_up: array<f32>;
-@group(0) @binding(2) var<storage, read> down: array<f32>;
+@group(0) @binding(2) var<storage, read> gate_up: array<u32>;
+@group(0) @binding(3) var<storage, read> down: array<u32>;
 #endif
-@group(0) @binding(3) var<storage, read> list: array<vec2<u32>>;
-@group(0) @binding(4) var<storage, read> tiles: array<vec4<u32>>;
-@group(0) @binding(5) var<storage, read_write> hbuf: array<f32>;
-@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(7) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> list: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read> tiles: array<vec4<u32>>;
+@group(0) @binding(6) var<storage, read_write> work: array<f32>;
+#if W_QUANT
+@group(0) @binding(7) var<storage, read> gu_scales: array<f32>;
+@group(0) @binding(8) var<storage, read> dn_scales: array<f32>;
+#endif
 
 const TILE: u32 = 8u;
 override WG: u32 = 64u;
 var<workgroup> slot: array<u32, TILE>;
 var<workgroup> wt: array<f32, TILE>;
 
-// Two consecutive elements starting at even flat index i (the second is 0 past the row's padding).
-#if W_F16
-fn gu2(i: u32) -> vec2<f32> { return unpack2x16float(gate_up[i >> 1u]); }
-fn dn2(i: u32) -> vec2<f32> { return unpack2x16float(down[i >> 1u]); }
-#else
-fn gu2(i: u32) -> vec2<f32> { return vec2<f32>(gate_up[i], gate_up[i + 1u]); }
-fn dn2(i: u32) -> vec2<f32> { return vec2<f32>(down[i], down[i + 1u]); }
+// Elements c..c+3 (c a multiple of 4) of row r of a matrix with row length kp.
+#if W_F32
+fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = r * kp + c; return vec4<f32>(gate_up[i], gate_up[i + 1u], gate_up[i + 2u], gate_up[i + 3u]); }
+fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = r * kp + c; return vec4<f32>(down[i], down[i + 1u], down[i + 2u], down[i + 3u]); }
 #endif
+#if W_F16
+fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = (r * kp + c) >> 1u; return vec4<f32>(unpack2x16float(gate_up[i]), unpack2x16float(gate_up[i + 1u])); }
+fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = (r * kp + c) >> 1u; return vec4<f32>(unpack2x16float(down[i]), unpack2x16float(down[i + 1u])); }
+#endif
+#if W_I8
+fn i8x4(w: u32) -> vec4<f32> {
+  let v = bitcast<i32>(w);
+  return vec4<f32>(f32((v << 24u) >> 24u), f32((v << 16u) >> 24u), f32((v << 8u) >> 24u), f32(v >> 24u));
+}
+fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { return i8x4(gate_up[(r * kp + c) >> 2u]) * gu_scales[r * (kp / p.group) + c / p.group]; }
+fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { return i8x4(down[(r * kp + c) >> 2u]) * dn_scales[r * (kp / p.group) + c / p.group]; }
+#endif
+#if W_I4
+fn i4x4(w: u32, sh: u32) -> vec4<f32> {
+  let v = w >> sh;
+  return vec4<f32>(f32(i32(v & 15u) - 8), f32(i32((v >> 4u) & 15u) - 8), f32(i32((v >> 8u) & 15u) - 8), f32(i32((v >> 12u) & 15u) - 8));
+}
+fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = r * kp + c; return i4x4(gate_up[i >> 3u], (i & 7u) * 4u) * gu_scales[r * (kp / p.group) + c / p.group]; }
+fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = r * kp + c; return i4x4(down[i >> 3u], (i & 7u) * 4u) * dn_scales[r * (kp / p.group) + c / p.group]; }
+#endif
+
+// Four consecutive f32 of src starting at o, zero past `left` valid elements.
+fn x4(o: u32, left: u32) -> vec4<f32> {
+  var v = vec4<f32>(x[o], 0.0, 0.0, 0.0);
+  if (left > 1u) { v.y = x[o + 1u]; }
+  if (left > 2u) { v.z = x[o + 2u]; }
+  if (left > 3u) { v.w = x[o + 3u]; }
+  return v;
+}
+fn h4(o: u32, left: u32) -> vec4<f32> {
+  var v = vec4<f32>(work[o], 0.0, 0.0, 0.0);
+  if (left > 1u) { v.y = work[o + 1u]; }
+  if (left > 2u) { v.z = work[o + 2u]; }
+  if (left > 3u) { v.w = work[o + 3u]; }
+  return v;
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -47,27 +85,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   workgroupBarrier();
   // Gate/up: one thread per intermediate row, all the tile's tokens at once (each weight read once).
-  // kPadH is even (a multiple of 8), so pairs never straddle rows; odd H reads one padding zero.
   for (var i = lid; i < p.I; i += WG) {
     var ag: array<f32, TILE>;
     var au: array<f32, TILE>;
-    let rg = (e * 2u * p.I + i) * p.kPadH;
-    let ru = (e * 2u * p.I + p.I + i) * p.kPadH;
-    for (var h = 0u; h < p.H; h += 2u) {
-      let wg = gu2(rg + h);
-      let wu = gu2(ru + h);
-      let two = h + 1u < p.H;
+    let rg = e * 2u * p.I + i;
+    for (var c = 0u; c < p.H; c += 4u) {
+      let wg = gu4(rg, c, p.kPadH);
+      let wu = gu4(rg + p.I, c, p.kPadH);
       for (var n = 0u; n < cnt; n++) {
-        let xo = (slot[n] / p.kMax) * p.H + h;
-        var xv = vec2<f32>(x[xo], 0.0);
-        if (two) { xv.y = x[xo + 1u]; }
+        let xv = x4((slot[n] / p.kMax) * p.H + c, p.H - c);
         ag[n] += dot(wg, xv);
         au[n] += dot(wu, xv);
       }
     }
     for (var n = 0u; n < cnt; n++) {
       let a = ag[n];
-      hbuf[slot[n] * p.I + i] = a / (1.0 + exp(-a)) * au[n];
+      work[p.hOff + slot[n] * p.I + i] = a / (1.0 + exp(-a)) * au[n];
     }
   }
   storageBarrier();
@@ -75,17 +108,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // Down: one thread per output channel.
   for (var o = lid; o < p.H; o += WG) {
     var acc: array<f32, TILE>;
-    let rd = (e * p.H + o) * p.kPadI;
-    for (var i = 0u; i < p.I; i += 2u) {
-      let wd = dn2(rd + i);
-      let two = i + 1u < p.I;
+    let rd = e * p.H + o;
+    for (var c = 0u; c < p.I; c += 4u) {
+      let wd = dn4(rd, c, p.kPadI);
       for (var n = 0u; n < cnt; n++) {
-        let ho = slot[n] * p.I + i;
-        var hv = vec2<f32>(hbuf[ho], 0.0);
-        if (two) { hv.y = hbuf[ho + 1u]; }
-        acc[n] += dot(wd, hv);
+        acc[n] += dot(wd, h4(p.hOff + slot[n] * p.I + c, p.I - c));
       }
     }
-    for (var n = 0u; n < cnt; n++) { partial[slot[n] * p.H + o] = wt[n] * acc[n]; }
+    for (var n = 0u; n < cnt; n++) { work[slot[n] * p.H + o] = wt[n] * acc[n]; }
   }
 }

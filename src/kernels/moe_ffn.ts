@@ -14,7 +14,8 @@ export const MOE_TILE = 8;
 /** Word offset of the active-expert list inside the meta buffer. */
 export const MOE_META_ACTIVE = 8;
 
-export type MoeWeightFormat = 'f32' | 'f16';
+/** Expert weight storage, in the row-padded layouts of src/quant/pack.ts. */
+export type MoeWeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
 
 export interface MoeWorkspaceSpec {
   maxTokens: number;
@@ -36,8 +37,8 @@ export interface MoeWorkspaceSpec {
  * - tiles      vec4<u32> [maxTiles] (expert, list start, count <= MOE_TILE, 0) per FFN workgroup
  * - meta       u32 [8 + E]       [0..3) indirect args (tiles, 1, 1), [3] active experts, [4] list length,
  *                                [8, 8 + active) active experts ascending; usage STORAGE | INDIRECT
- * - hbuf       f32 [T*k, I]      gated intermediate per (token, slot)
- * - partial    f32 [T*k, H]      weighted expert output per (token, slot)
+ * - work       f32 [T*k, H] weighted expert output per (token, slot) ("partial", read by the combine),
+ *                then f32 [T*k, I] gated intermediates from word T*k*H (maxTokens-based offset: ws.hOff)
  * - counters   u32 [1]           default target of the distinct-experts counter
  */
 export interface MoeWorkspace {
@@ -51,8 +52,9 @@ export interface MoeWorkspace {
   list: GPUBuffer;
   tiles: GPUBuffer;
   meta: GPUBuffer;
-  hbuf: GPUBuffer;
-  partial: GPUBuffer;
+  work: GPUBuffer;
+  /** Word offset of the intermediates inside work (maxTokens * k * H). */
+  hOff: number;
   counters: GPUBuffer;
   destroy(): void;
 }
@@ -78,8 +80,8 @@ export function createMoeWorkspace(gpu: Gpu, s: MoeWorkspaceSpec): MoeWorkspace 
     list: b(T * s.k * 8, 'list'),
     tiles: b(maxTiles * 16, 'tiles'),
     meta: b((MOE_META_ACTIVE + s.E) * 4, 'meta', STORAGE | Usage.INDIRECT),
-    hbuf: b(T * s.k * s.I * 4, 'hbuf'),
-    partial: b(T * s.k * s.H * 4, 'partial'),
+    work: b(T * s.k * (s.H + s.I) * 4, 'work'),
+    hOff: T * s.k * s.H,
     counters: b(4, 'counters'),
   };
   return {
@@ -112,19 +114,25 @@ export function encodeMoeLists(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeList
 export interface MoeFfnArgs {
   /** [T, H] f32 activations (the normed hidden state). */
   x: GPUBuffer;
-  /** [E, 2I, kPadH] gate rows then up rows per expert; kPadH = roundUp(H, 8), zero padded (src/quant/pack.ts). */
+  /**
+   * [E*2I rows, kPadH] gate rows then up rows per expert, H columns padded to kPadH = paddedCols(format, H,
+   * group) exactly as src/quant/pack.ts produces them: padRowsF32, packF16Rows, quantizeInt8/Int4(...).q.
+   */
   gateUp: GPUBuffer;
-  /** [E, H, kPadI], kPadI = roundUp(I, 8). */
+  /** [E*H rows, kPadI], I columns padded likewise. */
   down: GPUBuffer;
-  /** f32, or f16 packed in u32 words (element 2i low half), as packF16Rows / padRowsF32 produce. */
   format: MoeWeightFormat;
+  /** int8/int4: per-group f32 scales [rows, kPad/group] of gateUp and down; group (default 32, multiple of 8). */
+  gateUpScales?: GPUBuffer;
+  downScales?: GPUBuffer;
+  group?: number;
   list: GPUBuffer;
   tiles: GPUBuffer;
   /** Indirect args at offset 0 (from encodeMoeLists). */
   meta: GPUBuffer;
-  hbuf: GPUBuffer;
-  /** [T*kMax, H] out; only used slots are written. */
-  partial: GPUBuffer;
+  /** f32 [T*kMax, H] out (only used slots are written), then [T*kMax, I] intermediates from word hOff. */
+  work: GPUBuffer;
+  hOff: number;
   H: number;
   I: number;
   kMax: number;
@@ -132,15 +140,25 @@ export interface MoeFfnArgs {
 
 /** Encode the grouped expert FFN: one workgroup per (active expert, tile), dispatched indirectly. */
 export function encodeMoeFfn(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeFfnArgs): void {
-  const params = createUniform(gpu.device, [a.H, a.I, a.kMax, paddedCols('f32', a.H), paddedCols('f32', a.I), 0, 0, 0]);
-  const pipeline = gpu.pipelines.get({ shader: 'moe_ffn', defines: { W_F16: a.format === 'f16' }, constants: { WG: 64 } });
+  const f = a.format;
+  const quant = f === 'int8' || f === 'int4';
+  const group = a.group ?? 32;
+  const params = createUniform(gpu.device, [a.H, a.I, a.kMax, paddedCols(f, a.H, group), paddedCols(f, a.I, group), group, a.hOff, 0]);
+  const defines = { W_F32: f === 'f32', W_F16: f === 'f16', W_I8: f === 'int8', W_I4: f === 'int4', W_QUANT: quant };
+  const pipeline = gpu.pipelines.get({ shader: 'moe_ffn', defines, constants: { WG: 64 } });
+  const bindings = [params, a.x, a.gateUp, a.down, a.list, a.tiles, a.work];
+  if (quant) {
+    if (!a.gateUpScales || !a.downScales) throw new Error(`webmoe: ${f} expert weights need gateUpScales and downScales`);
+    bindings.push(a.gateUpScales, a.downScales);
+  }
   pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup(gpu, pipeline, [a.x, a.gateUp, a.down, a.list, a.tiles, a.hbuf, a.partial, params], 'moe_ffn'));
+  pass.setBindGroup(0, bindGroup(gpu, pipeline, bindings, 'moe_ffn'));
   pass.dispatchWorkgroupsIndirect(a.meta, 0);
 }
 
 export interface MoeCombineArgs {
   ids: GPUBuffer;
+  /** f32 [T*kMax, H] per-slot outputs (ws.work). */
   partial: GPUBuffer;
   /** [T, H] f32 out. */
   out: GPUBuffer;
@@ -174,6 +192,9 @@ export interface MoeLayerArgs {
   gateUp: GPUBuffer;
   down: GPUBuffer;
   format: MoeWeightFormat;
+  gateUpScales?: GPUBuffer;
+  downScales?: GPUBuffer;
+  group?: number;
   T: number;
   mode: RouterMode;
   normTopk?: boolean;
@@ -198,8 +219,8 @@ export function encodeMoeLayer(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeLaye
   });
   encodeMoeLists(gpu, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k });
   encodeMoeFfn(gpu, pass, {
-    x: a.x, gateUp: a.gateUp, down: a.down, format: a.format, list: ws.list, tiles: ws.tiles, meta: ws.meta,
-    hbuf: ws.hbuf, partial: ws.partial, H, I, kMax: k,
+    x: a.x, gateUp: a.gateUp, down: a.down, format: a.format, gateUpScales: a.gateUpScales, downScales: a.downScales, group: a.group,
+    list: ws.list, tiles: ws.tiles, meta: ws.meta, work: ws.work, hOff: ws.hOff, H, I, kMax: k,
   });
-  encodeMoeCombine(gpu, pass, { ids: ws.ids, partial: ws.partial, out: a.out, residual: a.residual, accumulate: a.accumulate, T, H, kMax: k });
+  encodeMoeCombine(gpu, pass, { ids: ws.ids, partial: ws.work, out: a.out, residual: a.residual, accumulate: a.accumulate, T, H, kMax: k });
 }

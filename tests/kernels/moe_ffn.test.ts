@@ -10,7 +10,7 @@ import {
 import { moeFfnRef, moeListsRef } from '../../src/reference/moe.ts';
 import { route } from '../../src/routing/policies.ts';
 import { NO_EXPERT } from '../../src/routing/types.ts';
-import { packF16Rows, padRowsF32 } from '../../src/quant/pack.ts';
+import { dequantizeInt4, dequantizeInt8, packF16Rows, padRowsF32, quantizeInt4, quantizeInt8 } from '../../src/quant/pack.ts';
 import { roundToF16 } from '../../src/quant/f16.ts';
 import type { Gpu } from '../../src/gpu/context.ts';
 
@@ -42,18 +42,19 @@ function makeRouting(T: number, E: number, k: number, kind: Routing, seed: numbe
 }
 
 function weightsFor(g: Gpu, E: number, H: number, I: number, format: MoeWeightFormat, seed: number) {
-  let gu = randomArray(E * 2 * I * H, seed, 0.5);
-  let dn = randomArray(E * H * I, seed + 1, 0.5);
-  if (format === 'f16') {
-    gu = roundToF16(gu);
-    dn = roundToF16(dn);
-  }
-  const pack = (w: Float32Array, rows: number, cols: number) => (format === 'f16' ? packF16Rows(w, rows, cols) : padRowsF32(w, rows, cols));
-  return {
-    gu, dn,
-    guB: createStorage(g.device, pack(gu, E * 2 * I, H)),
-    dnB: createStorage(g.device, pack(dn, E * H, I)),
+  const gu = randomArray(E * 2 * I * H, seed, 0.5);
+  const dn = randomArray(E * H * I, seed + 1, 0.5);
+  const group = 8;
+  // packed buffer, optional scales, and the values the GPU sees
+  const pack = (w: Float32Array, rows: number, cols: number): [GPUBuffer, GPUBuffer | undefined, Float32Array] => {
+    if (format === 'f16') return [createStorage(g.device, packF16Rows(w, rows, cols)), undefined, roundToF16(w)];
+    if (format === 'f32') return [createStorage(g.device, padRowsF32(w, rows, cols)), undefined, w];
+    const q = format === 'int8' ? quantizeInt8(w, rows, cols, group) : quantizeInt4(w, rows, cols, group);
+    return [createStorage(g.device, q.q), createStorage(g.device, q.scales), format === 'int8' ? dequantizeInt8(q) : dequantizeInt4(q)];
   };
+  const [guB, guS, guV] = pack(gu, E * 2 * I, H);
+  const [dnB, dnS, dnV] = pack(dn, E * H, I);
+  return { gu: guV, dn: dnV, guB, dnB, scales: { gateUpScales: guS, downScales: dnS, group } };
 }
 
 describe('moe lists + grouped FFN + combine vs reference', () => {
@@ -67,6 +68,8 @@ describe('moe lists + grouped FFN + combine vs reference', () => {
     [5, 8, 2, 33, 19, 'f16', 'duplicates'],
     [20, 8, 2, 32, 16, 'f16', 'one-expert'], // one expert, several tiles
     [7, 16, 4, 32, 16, 'f32', 'duplicates'],
+    [7, 16, 4, 36, 20, 'int8', 'random'],
+    [3, 8, 2, 33, 19, 'int4', 'sparse'],
   ];
   for (const [T, E, k, H, I, format, kind] of cases) {
     it(`T=${T} E=${E} k=${k} H=${H} I=${I} ${format} ${kind}`, async () => {
@@ -75,7 +78,7 @@ describe('moe lists + grouped FFN + combine vs reference', () => {
       const { ids, w } = makeRouting(T, E, k, kind, T * 13 + E + H);
       const x = randomArray(T * H, T + H + I);
       const res = randomArray(T * H, 77);
-      const { gu, dn, guB, dnB } = weightsFor(g, E, H, I, format, E + H + I);
+      const { gu, dn, guB, dnB, scales } = weightsFor(g, E, H, I, format, E + H + I);
       g.device.queue.writeBuffer(ws.ids, 0, ids);
       g.device.queue.writeBuffer(ws.weights, 0, w);
       const xb = createStorage(g.device, x);
@@ -83,9 +86,9 @@ describe('moe lists + grouped FFN + combine vs reference', () => {
       const out2 = createStorage(g.device, T * H * 4);
       await runPass(g, (pass) => {
         encodeMoeLists(g, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k });
-        encodeMoeFfn(g, pass, { x: xb, gateUp: guB, down: dnB, format, list: ws.list, tiles: ws.tiles, meta: ws.meta, hbuf: ws.hbuf, partial: ws.partial, H, I, kMax: k });
-        encodeMoeCombine(g, pass, { ids: ws.ids, partial: ws.partial, out, accumulate: true, T, H, kMax: k });
-        encodeMoeCombine(g, pass, { ids: ws.ids, partial: ws.partial, out: out2, T, H, kMax: k });
+        encodeMoeFfn(g, pass, { x: xb, gateUp: guB, down: dnB, format, ...scales, list: ws.list, tiles: ws.tiles, meta: ws.meta, work: ws.work, hOff: ws.hOff, H, I, kMax: k });
+        encodeMoeCombine(g, pass, { ids: ws.ids, partial: ws.work, out, accumulate: true, T, H, kMax: k });
+        encodeMoeCombine(g, pass, { ids: ws.ids, partial: ws.work, out: out2, T, H, kMax: k });
       });
       const ref = moeListsRef(ids, w, E, MOE_TILE);
       const ec = new Uint32Array(await readBuffer(g.device, ws.ecount, 2 * E * 4));
