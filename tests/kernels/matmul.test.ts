@@ -4,6 +4,7 @@ import { expectClose, randomArray } from '../helpers/compare.ts';
 import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
 import { runPass } from '../../src/gpu/dispatch.ts';
 import type { Gpu } from '../../src/gpu/context.ts';
+import { createNodeGpu } from '../../src/gpu/node.ts';
 import { destroyWeight, encodeMatmul, uploadWeight, weightBytes, type MatmulArgs, type WeightFormat } from '../../src/kernels/matmul.ts';
 import { matmulRef } from '../../src/reference/matmul.ts';
 import { dequantizeInt4, dequantizeInt8, quantizeInt4, quantizeInt8, roundUp } from '../../src/quant/pack.ts';
@@ -114,6 +115,21 @@ describe('matmul kernel vs reference', () => {
     const n = 4 * g.limits.maxComputeWorkgroupsPerDimension + 9;
     await check(g, { format: 'int4', t: 1, n, k: 8, bias: true });
   }, 120_000);
+
+  // Where the device has shader-f16 the tests above ran the native array<vec4<f16>> path; also run the
+  // packed-u32 unpack2x16float fallback on a second device with the feature hidden.
+  it('f16 packed-u32 fallback on a device with shader-f16 hidden', async (ctx) => {
+    if (!gpu().features.f16) ctx.skip(); // the fallback is what every test above ran
+    const g2 = await createNodeGpu({ disable: { f16: true } });
+    try {
+      expect(g2.features.f16).toBe(false);
+      await check(g2, { format: 'f16', t: 3, n: 33, k: 130, bias: true });
+      await check(g2, { format: 'f16', t: 40, n: 5, k: 64 });
+    } finally {
+      await g2.device.queue.onSubmittedWorkDone();
+      g2.destroy();
+    }
+  });
 
   it('rejects int formats without scales and bad kPad', () => {
     const g = gpu();
