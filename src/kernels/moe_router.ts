@@ -31,8 +31,10 @@ export type GpuPolicy =
   | { kind: 'baseline' }
   | { kind: 'reduced_topk'; k: number }
   /** At least one of budget / fraction / coverage; combined as in xshareSelect. */
-  | { kind: 'xshare'; budget?: number; fraction?: number; coverage?: number }
-  | { kind: 'alloc_t'; k: number };
+  | { kind: 'xshare'; budget?: number; fraction?: number; coverage?: number; minTokens?: number }
+  | { kind: 'alloc_t'; k: number; minTokens?: number }
+  /** SERE: baseline top-k, then re-routing with `similarity` f32 [E, E] (row = the expert replaced). */
+  | { kind: 'sere'; similarity: GPUBuffer; selectTopK?: number; threshold?: number };
 
 export interface MoeRouteArgs {
   /** [T, E] f32 logits (read in topk_softmax mode for the weights; always bound). */
@@ -64,7 +66,9 @@ export interface MoeRouteArgs {
 /** Encode one routing policy: a single workgroup of 256 threads, no CPU read-back. */
 export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRouteArgs): void {
   if (a.E > MOE_MAX_EXPERTS || a.kMax > MOE_MAX_K) throw new Error(`webmoe: moe route supports E <= ${MOE_MAX_EXPERTS}, k <= ${MOE_MAX_K}`);
-  const pol = a.policy;
+  let pol = a.policy;
+  // Small batches: XShare / Alloc-T fall back to the baseline below minTokens (host-side, T is known).
+  if ((pol.kind === 'xshare' || pol.kind === 'alloc_t') && a.T < (pol.minTokens ?? 0)) pol = { kind: 'baseline' };
   const policy = pol.kind === 'xshare' ? 1 : pol.kind === 'alloc_t' ? 2 : 0;
   const kSel = pol.kind === 'reduced_topk' ? Math.max(1, Math.min(a.kMax, pol.k)) : a.kMax;
   const budget = pol.kind === 'xshare' && pol.budget !== undefined ? Math.max(1, Math.floor(pol.budget)) : 0xffffffff;
@@ -77,4 +81,30 @@ export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRout
   const bias = a.expertBias ?? a.scores; // unread when hasBias = 0
   dispatch(gpu, pass, { shader: 'moe_route', constants: { WG: 256 } },
     [a.logits, a.scores, bias, a.ids, a.weights, a.scratch, a.counters, params], [1, 1, 1]);
+  if (pol.kind === 'sere') {
+    encodeMoeSere(gpu, pass, { ids: a.ids, similarity: pol.similarity, counters: a.counters, counterIndex: a.counterIndex,
+      T: a.T, E: a.E, kMax: a.kMax, selectTopK: pol.selectTopK, threshold: pol.threshold });
+  }
+}
+
+export interface MoeSereArgs {
+  /** [T, kMax] u32 baseline ids, rewritten in place. */
+  ids: GPUBuffer;
+  /** [E, E] f32 similarity, row = the expert being replaced. */
+  similarity: GPUBuffer;
+  counters: GPUBuffer;
+  counterIndex?: number;
+  T: number;
+  E: number;
+  kMax: number;
+  /** S (default 2). */
+  selectTopK?: number;
+  /** default 0.1; <= 0 always replaces. */
+  threshold?: number;
+}
+
+/** Encode SERE re-routing of baseline ids (weights untouched); rewrites the distinct counter. */
+export function encodeMoeSere(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeSereArgs): void {
+  const params = createUniform(gpu.device, [a.T, a.E, a.kMax, a.selectTopK ?? 2, a.threshold ?? 0.1, a.counterIndex ?? 0, 0, 0], new Set([4]));
+  dispatch(gpu, pass, { shader: 'moe_sere', constants: { WG: 256 } }, [a.ids, a.similarity, a.counters, params], [1, 1, 1]);
 }

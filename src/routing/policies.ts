@@ -128,6 +128,7 @@ function allocT(ctx: Ctx, kAvg: number): number[][] {
 export function route(logits: Float32Array, T: number, E: number, k: number, policy: PolicyConfig, router: RouterConfig): RouteResult {
   const g = routerScores(logits, T, E, router.mode);
   const ctx: Ctx = { logits, g, key: selectionKeys(g, T, E, router), T, E, k, router };
+  if ((policy.kind === 'xshare' || policy.kind === 'alloc_t') && T < (policy.minTokens ?? 0)) policy = { kind: 'baseline' };
   switch (policy.kind) {
     case 'baseline':
       return result(ctx, perTokenTopk(ctx, k));

@@ -34,10 +34,11 @@ export type XShareBudget =
 
 export type PolicyConfig =
   | { kind: 'baseline' }
-  | ({ kind: 'xshare' } & XShareBudget)
+  /** minTokens: batches with T < minTokens use the baseline (XShare hurts small batches). */
+  | ({ kind: 'xshare'; minTokens?: number } & XShareBudget)
   | { kind: 'sere'; similarity: Float32Array; selectTopK?: number; threshold?: number }
   /** Alloc-T: keep the top round(k*T) (token, expert) pairs, >= 1 per token, at most kMax (= model k) per token. */
-  | { kind: 'alloc_t'; k: number }
+  | { kind: 'alloc_t'; k: number; minTokens?: number }
   | { kind: 'reduced_topk'; k: number };
 
 export interface RouteResult {

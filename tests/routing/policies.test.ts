@@ -70,6 +70,8 @@ describe('policy properties', () => {
       expect(f.ids).toEqual(base.ids);
       const c = route(logits, T, E, k, { kind: 'xshare', coverage: 1.01 }, router);
       expect(c.ids).toEqual(base.ids);
+      expect(route(logits, T, E, k, { kind: 'xshare', budget: 1, minTokens: T + 1 }, router).ids).toEqual(base.ids);
+      expect(route(logits, T, E, k, { kind: 'alloc_t', k: 1, minTokens: T + 1 }, router).ids).toEqual(base.ids);
       const h = route(logits, T, E, k, { kind: 'xshare', fraction: 0.5 }, router);
       expect(h.distinct).toBeLessThanOrEqual(Math.max(1, Math.ceil(0.5 * base.distinct)));
     });
