@@ -1,6 +1,8 @@
-// Grouped gated expert FFN: one workgroup per (active expert, tile of <= TILE of its tokens), launched
-// with dispatchWorkgroupsIndirect from moe_lists' info buffer, so inactive experts cost nothing.
-//   h = silu(x Wg[e]^T) * (x Wu[e]^T)  [I];  y = h Wd[e]^T  [H];  partial[slot] = weight * y
+// Grouped gated expert FFN over all active experts in two indirect dispatches (args from moe_lists' info
+// buffer, so inactive experts cost nothing): entry ffn_gate_up, workgroup (chunk of R intermediate rows,
+// tile of <= TILE tokens of one expert): h = silu(x Wg[e]^T) * (x Wu[e]^T); entry ffn_down, workgroup (chunk
+// of R output channels, tile): partial[slot] = weight * (h Wd[e]^T). Each workgroup is R rows x KS lanes;
+// lanes split the row's columns (coalesced reads), then a fixed-order reduction (deterministic).
 // gateUp: rows [E*2I] (gate rows then up rows per expert) of kPadH columns, down: rows [E*H] of kPadI
 // columns, in the row-padded layouts of src/quant/pack.ts: f32, f16 (W_F16), int8 (W_I8) or int4 (W_I4)
 // with per-group f32 scales (group a multiple of 8, so 4 aligned elements share one scale).
@@ -27,7 +29,10 @@ struct Params { H: u32, I: u32, kMax: u32, kPadH: u32, kPadI: u32, group: u32, h
 #endif
 
 const TILE: u32 = 8u;
-override WG: u32 = 64u;
+const R: u32 = 8u;
+const KS: u32 = 8u;
+const WG: u32 = 64u; // R * KS
+var<workgroup> red: array<f32, 1024>; // [WG][2 * TILE]
 var<workgroup> slot: array<u32, TILE>;
 var<workgroup> wt: array<f32, TILE>;
 
@@ -73,23 +78,30 @@ fn h4(o: u32, left: u32) -> vec4<f32> {
   return v;
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let tl = tiles[wid.x];
-  let e = tl.x;
-  let cnt = tl.z;
-  if (lid < cnt) {
+fn load_tile(t: u32, lid: u32) -> vec2<u32> {
+  let tl = tiles[t];
+  if (lid < tl.z) {
     let it = list[tl.y + lid];
     slot[lid] = it.x;
     wt[lid] = bitcast<f32>(it.y);
   }
+  return tl.xz;
+}
+
+@compute @workgroup_size(WG)
+fn ffn_gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tl = load_tile(wid.y, lid);
+  let e = tl.x;
+  let cnt = tl.y;
   workgroupBarrier();
-  // Gate/up: one thread per intermediate row, all the tile's tokens at once (each weight read once).
-  for (var i = lid; i < p.I; i += WG) {
-    var ag: array<f32, TILE>;
-    var au: array<f32, TILE>;
+  let r = lid / KS;
+  let lane = lid % KS;
+  let i = wid.x * R + r;
+  var ag: array<f32, TILE>;
+  var au: array<f32, TILE>;
+  if (i < p.I) {
     let rg = e * 2u * p.I + i;
-    for (var c = 0u; c < p.H; c += 4u) {
+    for (var c = lane * 4u; c < p.H; c += KS * 4u) {
       let wg = gu4(rg, c, p.kPadH);
       let wu = gu4(rg + p.I, c, p.kPadH);
       for (var n = 0u; n < cnt; n++) {
@@ -98,23 +110,51 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         au[n] += dot(wu, xv);
       }
     }
+  }
+  for (var n = 0u; n < TILE; n++) {
+    red[lid * 2u * TILE + n] = ag[n];
+    red[lid * 2u * TILE + TILE + n] = au[n];
+  }
+  workgroupBarrier();
+  if (lane == 0u && i < p.I) {
     for (var n = 0u; n < cnt; n++) {
-      let a = ag[n];
-      work[p.hOff + slot[n] * p.I + i] = a / (1.0 + exp(-a)) * au[n];
+      var a = 0.0;
+      var u = 0.0;
+      for (var l = 0u; l < KS; l++) {
+        a += red[(lid + l) * 2u * TILE + n];
+        u += red[(lid + l) * 2u * TILE + TILE + n];
+      }
+      work[p.hOff + slot[n] * p.I + i] = a / (1.0 + exp(-a)) * u;
     }
   }
-  storageBarrier();
+}
+
+@compute @workgroup_size(WG)
+fn ffn_down(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tl = load_tile(wid.y, lid);
+  let e = tl.x;
+  let cnt = tl.y;
   workgroupBarrier();
-  // Down: one thread per output channel.
-  for (var o = lid; o < p.H; o += WG) {
-    var acc: array<f32, TILE>;
+  let r = lid / KS;
+  let lane = lid % KS;
+  let o = wid.x * R + r;
+  var acc: array<f32, TILE>;
+  if (o < p.H) {
     let rd = e * p.H + o;
-    for (var c = 0u; c < p.I; c += 4u) {
+    for (var c = lane * 4u; c < p.I; c += KS * 4u) {
       let wd = dn4(rd, c, p.kPadI);
       for (var n = 0u; n < cnt; n++) {
         acc[n] += dot(wd, h4(p.hOff + slot[n] * p.I + c, p.I - c));
       }
     }
-    for (var n = 0u; n < cnt; n++) { work[slot[n] * p.H + o] = wt[n] * acc[n]; }
+  }
+  for (var n = 0u; n < TILE; n++) { red[lid * 2u * TILE + n] = acc[n]; }
+  workgroupBarrier();
+  if (lane == 0u && o < p.H) {
+    for (var n = 0u; n < cnt; n++) {
+      var s = 0.0;
+      for (var l = 0u; l < KS; l++) { s += red[(lid + l) * 2u * TILE + n]; }
+      work[slot[n] * p.H + o] = wt[n] * s;
+    }
   }
 }

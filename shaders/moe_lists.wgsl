@@ -2,11 +2,11 @@
 // list of (slot = t*kMax + j, bitcast weight) grouped by expert in (token, slot) order (deterministic),
 // the compacted active-expert list, the (expert, token tile) work table and the indirect dispatch args.
 //   ecount: [0, E) counts, [E, 2E) offsets
-//   info:   [0..3) dispatchWorkgroupsIndirect args (tiles, 1, 1), [3] active count, [4] list length,
-//           [5..8) 0, [8, 8 + E) active experts ascending
+//   info:   [0..3) indirect args of moe_ffn gate_up (chunksI, tiles, 1), [3] active count, [4] list
+//           length, [5..8) indirect args of moe_ffn down (chunksH, tiles, 1), [8, 8 + E) active experts
 //   tiles:  vec4(expert, start in list, token count <= TILE, 0) per FFN workgroup
 
-struct Params { T: u32, E: u32, kMax: u32, tile: u32 }
+struct Params { T: u32, E: u32, kMax: u32, tile: u32, chunksI: u32, chunksH: u32, pad0: u32, pad1: u32 }
 
 @group(0) @binding(0) var<storage, read> ids: array<u32>;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
@@ -49,14 +49,14 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       }
       o += c;
     }
-    info[0] = nt;
-    info[1] = 1u;
+    info[0] = p.chunksI;
+    info[1] = nt;
     info[2] = 1u;
     info[3] = na;
     info[4] = o;
-    info[5] = 0u;
-    info[6] = 0u;
-    info[7] = 0u;
+    info[5] = p.chunksH;
+    info[6] = nt;
+    info[7] = 1u;
   }
   workgroupBarrier();
   for (var e = lid; e < p.E; e += WG) {

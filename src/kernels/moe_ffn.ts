@@ -4,13 +4,15 @@
 // -> FFN -> combine with every scratch buffer preallocated in a MoeWorkspace.
 import type { Gpu } from '../gpu/context.ts';
 import { STORAGE, Usage, createStorage, createUniform } from '../gpu/buffers.ts';
-import { bindGroup, dispatch, grid1d } from '../gpu/dispatch.ts';
+import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import { paddedCols } from '../quant/pack.ts';
 import type { RouterMode } from '../routing/types.ts';
 import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, type GpuPolicy } from './moe_router.ts';
 
 /** Tokens per FFN workgroup (TILE in shaders/moe_ffn.wgsl). */
 export const MOE_TILE = 8;
+/** Rows (intermediate or output channels) per FFN workgroup (R in shaders/moe_ffn.wgsl). */
+export const MOE_ROWS = 8;
 /** Word offset of the active-expert list inside the meta buffer. */
 export const MOE_META_ACTIVE = 8;
 
@@ -35,8 +37,10 @@ export interface MoeWorkspaceSpec {
  * - ecount     u32 [2E]          counts [0, E), exclusive offsets [E, 2E)
  * - list       vec2<u32> [T*k]   (slot = t*k + j, bitcast f32 weight), grouped by expert, token order
  * - tiles      vec4<u32> [maxTiles] (expert, list start, count <= MOE_TILE, 0) per FFN workgroup
- * - meta       u32 [8 + E]       [0..3) indirect args (tiles, 1, 1), [3] active experts, [4] list length,
- *                                [8, 8 + active) active experts ascending; usage STORAGE | INDIRECT
+ * - meta       u32 [8 + E]       [0..3) indirect args of the gate/up dispatch (ceil(I/8), tiles, 1),
+ *                                [3] active experts, [4] list length, [5..8) indirect args of the down
+ *                                dispatch (ceil(H/8), tiles, 1), [8, 8 + active) active experts ascending;
+ *                                usage STORAGE | INDIRECT
  * - work       f32 [T*k, H] weighted expert output per (token, slot) ("partial", read by the combine),
  *                then f32 [T*k, I] gated intermediates from word T*k*H (maxTokens-based offset: ws.hOff)
  * - counters   u32 [1]           default target of the distinct-experts counter
@@ -102,11 +106,14 @@ export interface MoeListsArgs {
   T: number;
   E: number;
   kMax: number;
+  /** Hidden and intermediate sizes (they size the FFN's indirect grids). */
+  H: number;
+  I: number;
 }
 
 /** Encode the per-expert lists, active experts, tile table and indirect args (one workgroup). */
 export function encodeMoeLists(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeListsArgs): void {
-  const params = createUniform(gpu.device, [a.T, a.E, a.kMax, MOE_TILE]);
+  const params = createUniform(gpu.device, [a.T, a.E, a.kMax, MOE_TILE, Math.ceil(a.I / MOE_ROWS), Math.ceil(a.H / MOE_ROWS), 0, 0]);
   dispatch(gpu, pass, { shader: 'moe_lists', constants: { WG: 256 } },
     [a.ids, a.weights, a.ecount, a.list, a.tiles, a.meta, params], [1, 1, 1]);
 }
@@ -138,22 +145,32 @@ export interface MoeFfnArgs {
   kMax: number;
 }
 
-/** Encode the grouped expert FFN: one workgroup per (active expert, tile), dispatched indirectly. */
+/**
+ * Encode the grouped expert FFN: two indirect dispatches over all active experts (gate/up, then down),
+ * one workgroup per (8-row chunk, tile of <= 8 tokens of one active expert).
+ */
 export function encodeMoeFfn(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeFfnArgs): void {
   const f = a.format;
   const quant = f === 'int8' || f === 'int4';
   const group = a.group ?? 32;
   const params = createUniform(gpu.device, [a.H, a.I, a.kMax, paddedCols(f, a.H, group), paddedCols(f, a.I, group), group, a.hOff, 0]);
   const defines = { W_F32: f === 'f32', W_F16: f === 'f16', W_I8: f === 'int8', W_I4: f === 'int4', W_QUANT: quant };
-  const pipeline = gpu.pipelines.get({ shader: 'moe_ffn', defines, constants: { WG: 64 } });
-  const bindings = [params, a.x, a.gateUp, a.down, a.list, a.tiles, a.work];
-  if (quant) {
-    if (!a.gateUpScales || !a.downScales) throw new Error(`webmoe: ${f} expert weights need gateUpScales and downScales`);
-    bindings.push(a.gateUpScales, a.downScales);
+  if (quant && (!a.gateUpScales || !a.downScales)) throw new Error(`webmoe: ${f} expert weights need gateUpScales and downScales`);
+  // Explicit binding numbers: each entry point's 'auto' layout holds only the bindings it uses.
+  const stages: [string, [number, GPUBuffer][], number][] = [
+    ['ffn_gate_up', [[0, params], [1, a.x], [2, a.gateUp], [4, a.list], [5, a.tiles], [6, a.work], ...(quant ? [[7, a.gateUpScales!] as [number, GPUBuffer]] : [])], 0],
+    ['ffn_down', [[0, params], [3, a.down], [4, a.list], [5, a.tiles], [6, a.work], ...(quant ? [[8, a.downScales!] as [number, GPUBuffer]] : [])], 20],
+  ];
+  for (const [entry, binds, offset] of stages) {
+    const pipeline = gpu.pipelines.get({ shader: 'moe_ffn', entry, defines, constants: {} });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, gpu.device.createBindGroup({
+      label: `moe_ffn:${entry}`,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: binds.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+    }));
+    pass.dispatchWorkgroupsIndirect(a.meta, offset);
   }
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup(gpu, pipeline, bindings, 'moe_ffn'));
-  pass.dispatchWorkgroupsIndirect(a.meta, 0);
 }
 
 export interface MoeCombineArgs {
@@ -217,7 +234,7 @@ export function encodeMoeLayer(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeLaye
     counters: a.counters ?? ws.counters, counterIndex: a.counters ? (a.counterIndex ?? 0) : 0,
     T, E, kMax: k, mode: a.mode, normTopk: a.normTopk, scale: a.scale, policy: a.policy,
   });
-  encodeMoeLists(gpu, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k });
+  encodeMoeLists(gpu, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k, H, I });
   encodeMoeFfn(gpu, pass, {
     x: a.x, gateUp: a.gateUp, down: a.down, format: a.format, gateUpScales: a.gateUpScales, downScales: a.downScales, group: a.group,
     list: ws.list, tiles: ws.tiles, meta: ws.meta, work: ws.work, hOff: ws.hOff, H, I, kMax: k,

@@ -85,7 +85,7 @@ describe('moe lists + grouped FFN + combine vs reference', () => {
       const out = createStorage(g.device, res); // accumulate onto it
       const out2 = createStorage(g.device, T * H * 4);
       await runPass(g, (pass) => {
-        encodeMoeLists(g, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k });
+        encodeMoeLists(g, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k, H, I });
         encodeMoeFfn(g, pass, { x: xb, gateUp: guB, down: dnB, format, ...scales, list: ws.list, tiles: ws.tiles, meta: ws.meta, work: ws.work, hOff: ws.hOff, H, I, kMax: k });
         encodeMoeCombine(g, pass, { ids: ws.ids, partial: ws.work, out, accumulate: true, T, H, kMax: k });
         encodeMoeCombine(g, pass, { ids: ws.ids, partial: ws.work, out: out2, T, H, kMax: k });
@@ -95,7 +95,8 @@ describe('moe lists + grouped FFN + combine vs reference', () => {
       expect([...ec.slice(0, E)]).toEqual([...ref.counts]);
       expect([...ec.slice(E)]).toEqual([...ref.offsets]);
       const meta = new Uint32Array(await readBuffer(g.device, ws.meta, (MOE_META_ACTIVE + E) * 4));
-      expect([...meta.slice(0, 5)]).toEqual([ref.tiles.length, 1, 1, ref.active.length, ref.slots.length]);
+      const nt = ref.tiles.length;
+      expect([...meta.slice(0, 8)]).toEqual([Math.ceil(I / 8), nt, 1, ref.active.length, ref.slots.length, Math.ceil(H / 8), nt, 1]);
       expect([...meta.slice(MOE_META_ACTIVE, MOE_META_ACTIVE + ref.active.length)]).toEqual(ref.active);
       const list = new Uint32Array(await readBuffer(g.device, ws.list, ref.slots.length * 8));
       expect([...list.filter((_, i) => i % 2 === 0)]).toEqual([...ref.slots]);
