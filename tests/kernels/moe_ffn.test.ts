@@ -134,6 +134,10 @@ describe('moe lists + grouped FFN + combine vs reference', () => {
       const y = new Float32Array(await readBuffer(g.device, out, T * H * 4));
       expectClose(y, moeFfnRef({ x, ids: r.ids, weights: r.weights, gateUp: gu, down: dn, T, H, I, kMax: k, residual: res }), 1e-4, 1e-4, policy.kind);
       expect(new Uint32Array(await readBuffer(g.device, counters, 16))[2]).toBe(r.distinct);
+      // only the distinct experts get FFN workgroups
+      const meta = new Uint32Array(await readBuffer(g.device, ws.meta, 32));
+      expect(meta[3]).toBe(r.distinct);
+      expect(meta[1]).toBe(moeListsRef(r.ids, r.weights, E, MOE_TILE).tiles.length);
       if (policy.kind === 'xshare') expect(r.distinct).toBeLessThanOrEqual(5);
     }
     ws.destroy();
