@@ -5,6 +5,10 @@ import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
 import { runPass } from '../../src/gpu/dispatch.ts';
 import { encodeRmsNorm } from '../../src/kernels/rmsnorm.ts';
 import { rmsNormRef } from '../../src/reference/rmsnorm.ts';
+import { encodeMatmul, uploadWeight } from '../../src/kernels/matmul.ts';
+import { matmulRef } from '../../src/reference/matmul.ts';
+import { roundToF16 } from '../../src/quant/f16.ts';
+import { dequantizeInt4, quantizeInt4 } from '../../src/quant/pack.ts';
 
 export interface CheckResult {
   name: string;
@@ -44,6 +48,21 @@ const checks: Record<string, Check> = {
     return { name: 'rmsnorm', maxErr: err, tol: 1e-4, ok: err <= 1e-4 };
   },
 };
+
+async function matmulCheck(gpu: Gpu, format: 'f32' | 'f16' | 'int4', t: number): Promise<CheckResult> {
+  const n = 33, k = 70;
+  const x = rand(t * k, 3), w = rand(n * k, 4);
+  const wRef = format === 'f32' ? w : format === 'f16' ? roundToF16(w) : dequantizeInt4(quantizeInt4(w, n, k, 32));
+  const out = createStorage(gpu.device, t * n * 4);
+  const wt = uploadWeight(gpu, w, n, k, format);
+  await runPass(gpu, (p) => encodeMatmul(gpu, p, { x: createStorage(gpu.device, x), w: wt, out, t }));
+  const got = new Float32Array(await readBuffer(gpu.device, out, t * n * 4));
+  const err = maxAbsDiff(got, matmulRef(x, wRef, t, n, k));
+  return { name: `matmul ${format} T=${t}`, maxErr: err, tol: 1e-3, ok: err <= 1e-3 };
+}
+checks['matmul f32 decode'] = (g) => matmulCheck(g, 'f32', 1);
+checks['matmul f16 prefill'] = (g) => matmulCheck(g, 'f16', 40);
+checks['matmul int4 decode'] = (g) => matmulCheck(g, 'int4', 5);
 
 export async function runChecks(gpu: Gpu): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
