@@ -205,6 +205,8 @@ async function main(): Promise<void> {
   const file = join(outDir, 'kernels.json');
   writeFileSync(file, JSON.stringify({ adapter, features: gpu.features, date: new Date().toISOString(), n, k, results }, null, 2));
   console.log(`${results.length} results in ${((performance.now() - start) / 1e3).toFixed(1)} s -> ${file}`);
+  // MoE ratio table (bench/kernels-moe.ts) and bench/out/kernels.svg (bench/plot.ts).
+  await (await import('./plot.ts')).afterBench(outDir, results);
   await gpu.device.queue.onSubmittedWorkDone();
   gpu.destroy();
 }
