@@ -164,51 +164,59 @@ export async function openCheckpoint(files: CheckpointFiles, options: OpenCheckp
     return { src, header };
   };
 
-  if (indexText !== null) {
-    let index: unknown;
-    try {
-      index = JSON.parse(indexText);
-    } catch (e) {
-      throw new FormatError('INDEX', INDEX_FILE, `not valid JSON: ${(e as Error).message.split('\n')[0]}`);
-    }
-    if (typeof index !== 'object' || index === null || Array.isArray(index)) throw new FormatError('INDEX', INDEX_FILE, `expected a JSON object with weight_map`);
-    const wm = (index as Record<string, unknown>).weight_map;
-    if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) throw new FormatError('INDEX', INDEX_FILE, `weight_map must be an object {tensor: file}`);
-    const byShard = new Map<string, string[]>();
-    for (const [t, f] of Object.entries(wm as Record<string, unknown>)) {
-      if (typeof f !== 'string') throw new FormatError('INDEX', INDEX_FILE, `weight_map['${t}'] must be a file name string`, t);
-      checkRelPath(f, INDEX_FILE);
-      if (!byShard.has(f)) byShard.set(f, []);
-      byShard.get(f)!.push(t);
-    }
-    if (byShard.size === 0) throw new FormatError('INDEX', INDEX_FILE, `weight_map is empty`);
-    const idxMeta = (index as Record<string, unknown>).metadata;
-    if (idxMeta && typeof idxMeta === 'object' && !Array.isArray(idxMeta)) {
-      for (const [k, v] of Object.entries(idxMeta)) metadata[k] = typeof v === 'string' ? v : JSON.stringify(v);
-    }
-    shards = [...byShard.keys()];
-    for (const [rel, names] of byShard) {
-      const { src, header } = await openShard(rel, INDEX_FILE);
-      for (const t of names) {
-        const info = header.tensors.get(t);
-        if (!info) throw new FormatError('MISSING_TENSOR', INDEX_FILE, `weight_map puts it in '${rel}', but that shard's header does not list it`, t);
-        tensors.set(t, { file: rel, source: src, info });
+  const closeAll = async () => {
+    for (const s of sources.values()) await s.close?.().catch(() => undefined);
+  };
+  try {
+    if (indexText !== null) {
+      let index: unknown;
+      try {
+        index = JSON.parse(indexText);
+      } catch (e) {
+        throw new FormatError('INDEX', INDEX_FILE, `not valid JSON: ${(e as Error).message.split('\n')[0]}`);
       }
-    }
-  } else {
-    let hasSingle = true;
-    if (files.list) hasSingle = (await files.list()).includes(SINGLE_FILE);
-    if (!hasSingle) throw new FormatError('NOT_FOUND', files.name, `neither ${INDEX_FILE} nor ${SINGLE_FILE} found`);
-    try {
-      const { src, header } = await openShard(SINGLE_FILE, files.name);
-      for (const [t, info] of header.tensors) tensors.set(t, { file: SINGLE_FILE, source: src, info });
-    } catch (e) {
-      if (e instanceof FormatError && e.code === 'NOT_FOUND' && e.file === files.name) {
-        throw new FormatError('NOT_FOUND', files.name, `neither ${INDEX_FILE} nor ${SINGLE_FILE} found`, undefined, { cause: e });
+      if (typeof index !== 'object' || index === null || Array.isArray(index)) throw new FormatError('INDEX', INDEX_FILE, `expected a JSON object with weight_map`);
+      const wm = (index as Record<string, unknown>).weight_map;
+      if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) throw new FormatError('INDEX', INDEX_FILE, `weight_map must be an object {tensor: file}`);
+      const byShard = new Map<string, string[]>();
+      for (const [t, f] of Object.entries(wm as Record<string, unknown>)) {
+        if (typeof f !== 'string') throw new FormatError('INDEX', INDEX_FILE, `weight_map['${t}'] must be a file name string`, t);
+        checkRelPath(f, INDEX_FILE);
+        if (!byShard.has(f)) byShard.set(f, []);
+        byShard.get(f)!.push(t);
       }
-      throw e;
+      if (byShard.size === 0) throw new FormatError('INDEX', INDEX_FILE, `weight_map is empty`);
+      const idxMeta = (index as Record<string, unknown>).metadata;
+      if (idxMeta && typeof idxMeta === 'object' && !Array.isArray(idxMeta)) {
+        for (const [k, v] of Object.entries(idxMeta)) metadata[k] = typeof v === 'string' ? v : JSON.stringify(v);
+      }
+      shards = [...byShard.keys()];
+      for (const [rel, names] of byShard) {
+        const { src, header } = await openShard(rel, INDEX_FILE);
+        for (const t of names) {
+          const info = header.tensors.get(t);
+          if (!info) throw new FormatError('MISSING_TENSOR', INDEX_FILE, `weight_map puts it in '${rel}', but that shard's header does not list it`, t);
+          tensors.set(t, { file: rel, source: src, info });
+        }
+      }
+    } else {
+      let hasSingle = true;
+      if (files.list) hasSingle = (await files.list()).includes(SINGLE_FILE);
+      if (!hasSingle) throw new FormatError('NOT_FOUND', files.name, `neither ${INDEX_FILE} nor ${SINGLE_FILE} found`);
+      try {
+        const { src, header } = await openShard(SINGLE_FILE, files.name);
+        for (const [t, info] of header.tensors) tensors.set(t, { file: SINGLE_FILE, source: src, info });
+      } catch (e) {
+        if (e instanceof FormatError && e.code === 'NOT_FOUND' && e.file === files.name) {
+          throw new FormatError('NOT_FOUND', files.name, `neither ${INDEX_FILE} nor ${SINGLE_FILE} found`, undefined, { cause: e });
+        }
+        throw e;
+      }
+      shards = [SINGLE_FILE];
     }
-    shards = [SINGLE_FILE];
+  } catch (e) {
+    await closeAll();
+    throw e;
   }
 
   let totalBytes = 0;
@@ -250,8 +258,6 @@ export async function openCheckpoint(files: CheckpointFiles, options: OpenCheckp
       report(t.info.end - t.info.begin, name);
       return out;
     },
-    async close() {
-      for (const s of sources.values()) await s.close?.();
-    },
+    close: closeAll,
   };
 }

@@ -121,7 +121,7 @@ describe('tensor data', () => {
   it('streams in chunks and matches a whole read', async () => {
     const data = new Uint8Array(1000).map((_, i) => (i * 7) & 255);
     const file = writeSafetensors({ x: { dtype: 'U8', shape: [10, 100], data } });
-    const src = fromBlob(new Blob([file]), 'x.safetensors');
+    const src = fromBlob(new Blob([file as Uint8Array<ArrayBuffer>]), 'x.safetensors');
     const h = await readSafetensorsHeader(src);
     const got = new Uint8Array(1000);
     const offs: number[] = [];
