@@ -1,0 +1,102 @@
+/**
+ * The one internal description every supported MoE architecture is mapped into. The reference forward
+ * pass (src/reference/model.ts) and the GPU runtime (src/runtime/) only ever read a MoeModelSpec; the
+ * per-architecture files (qwen3_moe.ts, ...) are the only places that know Hugging Face names and keys.
+ */
+
+/** qk-norm: none; per_head = RMSNorm over each head's head_dim (Qwen3); full = over the whole projection (OLMoE). */
+export type QkNormKind = 'none' | 'per_head' | 'full';
+
+/**
+ * Router normalisation:
+ *  softmax_topk        softmax over all experts, keep the top-k probabilities as they are (Qwen1.5-MoE, OLMoE)
+ *  softmax_topk_renorm softmax over all experts, top-k, renormalise to sum 1 (Qwen3-MoE, Mixtral)
+ *  topk_softmax        top-k on the raw logits, softmax over those k (Granite)
+ */
+export type RouterNorm = 'softmax_topk' | 'softmax_topk_renorm' | 'topk_softmax';
+
+/**
+ * Where one internal weight comes from: the HF tensor `tensor` (whose full shape is checked against
+ * `MoeModelSpec.tensors`), optionally one expert of a stacked [E, ...] tensor, optionally a block of
+ * rows of the remaining 2-D matrix (fused gate/up). `shape` is the shape of the piece itself.
+ */
+export interface WeightRef {
+  tensor: string;
+  shape: number[];
+  expert?: number;
+  rowOffset?: number;
+}
+
+export interface FfnRefs {
+  gate: WeightRef; // [I, H]
+  up: WeightRef; // [I, H]
+  down: WeightRef; // [H, I]
+}
+
+export interface LayerRefs {
+  attnNorm: WeightRef;
+  q: WeightRef;
+  k: WeightRef;
+  v: WeightRef;
+  o: WeightRef;
+  qBias?: WeightRef;
+  kBias?: WeightRef;
+  vBias?: WeightRef;
+  oBias?: WeightRef;
+  qNorm?: WeightRef;
+  kNorm?: WeightRef;
+  mlpNorm: WeightRef;
+  /** Sparse layers: router [E, H] and E experts. */
+  router?: WeightRef;
+  experts?: FfnRefs[];
+  /** Qwen1.5-MoE: an always-on expert whose output is scaled by sigmoid(sharedGate . x). */
+  shared?: FfnRefs & { gate1: WeightRef };
+  /** Dense layers (mlp_only_layers / decoder_sparse_step). */
+  dense?: FfnRefs;
+}
+
+export interface RopeSpec {
+  /** Inverse frequencies, headDim/2 entries: angle(pos, i) = pos * invFreq[i] (HF rotate_half layout). */
+  invFreq: Float32Array;
+  /** cos/sin are multiplied by this (1 except for YaRN-like scalings). */
+  attentionFactor: number;
+  theta: number;
+  type: string;
+}
+
+export interface MoeModelSpec {
+  arch: string;
+  vocabSize: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  eps: number;
+  rope: RopeSpec;
+  maxPositions: number;
+  qkNorm: QkNormKind;
+  /** OLMoE clip_qkv: q, k, v clamped to [-c, c] after projection (and qk-norm). */
+  clipQkv: number | null;
+  /** Attention logit scale (1/sqrt(headDim) unless the architecture says otherwise). */
+  attnScale: number;
+  embeddingMultiplier: number;
+  residualMultiplier: number;
+  /** Logits are multiplied by this (Granite: 1 / logits_scaling). */
+  logitScale: number;
+  numExperts: number;
+  topK: number;
+  moeIntermediate: number;
+  router: RouterNorm;
+  /** Per layer: 'moe' or 'dense'. */
+  layerKinds: ('moe' | 'dense')[];
+  tieEmbeddings: boolean;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  /** Every HF tensor the model needs, with its expected full shape (checked before anything is read). */
+  tensors: Map<string, number[]>;
+  embed: WeightRef;
+  finalNorm: WeightRef;
+  lmHead: WeightRef;
+  layerRefs: LayerRefs[];
+}
