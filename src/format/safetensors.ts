@@ -529,7 +529,7 @@ export interface TensorToWrite {
 }
 
 /** Serialises tensors (in the given order, contiguous) with the header padded to 8 bytes, like the Python writer. */
-export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let off = 0;
@@ -537,7 +537,7 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
     off += t.data.byteLength;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
+  let json: Uint8Array = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.byteLength / 8) * 8;
   if (padded !== json.byteLength) {
     const p = new Uint8Array(padded).fill(0x20);
