@@ -1,0 +1,34 @@
+// What the scheduler needs from a model: sequences with their own KV cache, and one batched step.
+// The GPU runtime implements it (src/runtime); tests use a fake.
+
+export interface SamplingParams {
+  /** 0 = greedy. */
+  temperature: number;
+  topP: number;
+  /** Uniform random number in [0,1) for this step (drawn by the scheduler from the request's seed). */
+  u?: number;
+}
+
+export interface StepItem {
+  seq: number;
+  /** New tokens of this sequence for this step: a prefill chunk, or the last sampled token. */
+  tokens: number[];
+  sampling: SamplingParams;
+}
+
+export interface StepResult {
+  /** Next token per item, in item order. */
+  next: number[];
+  /** Distinct experts used per MoE layer in this step (metrics), if the model reports it. */
+  distinctExperts?: number[];
+}
+
+export interface BatchModel {
+  readonly maxContext: number;
+  /** How many sequences may hold a KV cache at once. */
+  readonly maxSequences: number;
+  readonly eosTokenIds: readonly number[];
+  newSequence(): number;
+  freeSequence(seq: number): void;
+  step(items: StepItem[]): Promise<StepResult>;
+}
