@@ -1,0 +1,94 @@
+// Causal grouped-query attention over a slot-addressed KV cache, for any mix of prefill and decode
+// tokens. Token t (sequence seq_ids[t], position positions[t]) attends to its sequence's cache slots
+// seq_start[seq] + j for j in [first, pos] (first = 0, or pos + 1 - window with a sliding window), with
+// query head h reading kv head h / (n_heads / n_kv_heads).
+// One workgroup per (token, head): keys are processed in tiles of WG with an online softmax (running
+// max m, running sum l, output accumulators rescaled by exp(m_old - m_new)), so any logit magnitude is
+// safe. Thread lid owns output dims lid, lid + WG, ... (head_dim <= 4 * WG).
+// Layouts: q/out row t at t * q_stride + q_off / t * out_stride, head h at + h * head_dim;
+// caches [max_slots, n_kv_heads, head_dim].
+
+struct Params { tokens: u32, n_heads: u32, n_kv_heads: u32, head_dim: u32,
+                scale: f32, window: u32, q_stride: u32, q_off: u32,
+                out_stride: u32, _p0: u32, _p1: u32, _p2: u32 }
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> k_cache: array<f32>;
+@group(0) @binding(2) var<storage, read> v_cache: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> seq_ids: array<u32>;
+@group(0) @binding(5) var<storage, read> positions: array<u32>;
+@group(0) @binding(6) var<storage, read> seq_start: array<u32>;
+@group(0) @binding(7) var<uniform> p: Params;
+
+override WG: u32 = 64u;
+const MAX_D: u32 = 256u;
+const NEG: f32 = -3.4e38;
+
+var<workgroup> qs: array<f32, MAX_D>;
+var<workgroup> ps: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let g = wg_linear(wid, nwg);
+  let t = g / p.n_heads;
+  let h = g - t * p.n_heads;
+  if (t >= p.tokens) { return; }
+  let hd = p.head_dim;
+  let kvh = h / (p.n_heads / p.n_kv_heads);
+  let pos = positions[t];
+  let start = seq_start[seq_ids[t]];
+  var first = 0u;
+  if (p.window > 0u && pos + 1u > p.window) { first = pos + 1u - p.window; }
+  let count = pos + 1u - first;
+  let kv_row = p.n_kv_heads * hd;
+  let kv_base = (start + first) * kv_row + kvh * hd;
+
+  let qb = t * p.q_stride + p.q_off + h * hd;
+  for (var d = lid; d < hd; d += WG) { qs[d] = q[qb + d] * p.scale; }
+  workgroupBarrier();
+
+  var m = NEG;
+  var l = 0.0;
+  var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+  for (var j0 = 0u; j0 < count; j0 += WG) {
+    let j = j0 + lid;
+    let n = min(WG, count - j0);
+    var sc = NEG;
+    if (j < count) {
+      let kb = kv_base + j * kv_row;
+      var dot = 0.0;
+      for (var d = 0u; d < hd; d++) { dot += qs[d] * k_cache[kb + d]; }
+      sc = dot;
+    }
+    ps[lid] = sc;
+    workgroupBarrier();
+    var tm = m;
+    for (var i = 0u; i < n; i++) { tm = max(tm, ps[i]); }
+    workgroupBarrier();
+    ps[lid] = select(0.0, exp(sc - tm), j < count);
+    workgroupBarrier();
+    let corr = exp(m - tm);
+    for (var c = 0u; c < 4u; c++) { acc[c] *= corr; }
+    var tsum = 0.0;
+    for (var i = 0u; i < n; i++) {
+      let pi = ps[i];
+      tsum += pi;
+      let vb = kv_base + (j0 + i) * kv_row;
+      for (var c = 0u; c < 4u; c++) {
+        let d = lid + c * WG;
+        if (d < hd) { acc[c] += pi * v_cache[vb + d]; }
+      }
+    }
+    l = l * corr + tsum;
+    m = tm;
+    workgroupBarrier();
+  }
+  let ob = t * p.out_stride + h * hd;
+  let inv = 1.0 / l;
+  for (var c = 0u; c < 4u; c++) {
+    let d = lid + c * WG;
+    if (d < hd) { out[ob + d] = acc[c] * inv; }
+  }
+}

@@ -1,0 +1,85 @@
+// KV-cache write and causal GQA attention for mixed prefill/decode batches
+// (see shaders/attention.wgsl and shaders/attention_kv_write.wgsl).
+//
+// Per layer: kCache, vCache f32 [maxSlots, nKvHeads, headDim]; sequence s owns the contiguous slots
+// seqStart[s] .. seqStart[s] + capacity - 1, and the token at position p of s lives in slot seqStart[s] + p.
+// Per batch (T tokens, any mix of sequences): seqIds u32 [T], positions u32 [T]; seqStart u32 [nSeqs].
+import type { Gpu } from '../gpu/context.ts';
+import { createUniform } from '../gpu/buffers.ts';
+import { dispatch, grid1d } from '../gpu/dispatch.ts';
+
+/** Token -> (sequence, position) metadata shared by encodeKvWrite and encodeAttention (and RoPE's positions). */
+export interface BatchMeta {
+  /** u32 [T]: sequence index of each token (indexes seqStart). */
+  seqIds: GPUBuffer;
+  /** u32 [T]: absolute position of each token within its sequence. */
+  positions: GPUBuffer;
+  /** u32 [nSeqs]: first cache slot of each sequence. */
+  seqStart: GPUBuffer;
+}
+
+export interface KvWriteArgs extends BatchMeta {
+  /** New keys/values f32: row t (nKvHeads*headDim values) at element t*kStride + kOffset (v likewise). */
+  k: GPUBuffer;
+  v: GPUBuffer;
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  tokens: number;
+  nKvHeads: number;
+  headDim: number;
+  /** Cache capacity in slots; writes to slots >= maxSlots are dropped. */
+  maxSlots: number;
+  kStride?: number;
+  kOffset?: number;
+  vStride?: number;
+  vOffset?: number;
+}
+
+/** Copy k/v rows of `tokens` tokens into cache slot seqStart[seqIds[t]] + positions[t]. */
+export function encodeKvWrite(gpu: Gpu, pass: GPUComputePassEncoder, a: KvWriteArgs): void {
+  const kvRow = a.nKvHeads * a.headDim;
+  const params = createUniform(gpu.device, [
+    a.tokens, kvRow, a.maxSlots, a.kStride ?? kvRow, a.kOffset ?? 0, a.vStride ?? kvRow, a.vOffset ?? 0, 0,
+  ]);
+  dispatch(gpu, pass, { shader: 'attention_kv_write', constants: { WG: 256 } },
+    [a.k, a.v, a.kCache, a.vCache, a.seqIds, a.positions, a.seqStart, params], grid1d(gpu, Math.ceil((a.tokens * kvRow) / 256)));
+}
+
+export interface AttentionArgs extends BatchMeta {
+  /** Queries f32: row t (nHeads*headDim values) at element t*qStride + qOffset. */
+  q: GPUBuffer;
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  /** Output f32 [T, nHeads*headDim] (row stride outStride, default nHeads*headDim). */
+  out: GPUBuffer;
+  tokens: number;
+  nHeads: number;
+  nKvHeads: number;
+  /** <= 256. */
+  headDim: number;
+  /** Logit scale: 1/sqrt(headDim) usually, granite's attention_multiplier. */
+  scale: number;
+  /** Sliding window: attend to positions (pos - window, pos]; 0 = full causal. */
+  window?: number;
+  qStride?: number;
+  qOffset?: number;
+  outStride?: number;
+}
+
+export const ATTENTION_MAX_HEAD_DIM = 256;
+
+/**
+ * out[t, h] = softmax_j(scale * q[t,h] . k[slot_j, h/g]) v[slot_j, h/g] over the token's own sequence
+ * slots j in [seqStart, seqStart + pos] (causal; the token's own k/v must already be written).
+ */
+export function encodeAttention(gpu: Gpu, pass: GPUComputePassEncoder, a: AttentionArgs): void {
+  if (a.headDim > ATTENTION_MAX_HEAD_DIM) throw new Error(`webmoe: attention head_dim ${a.headDim} > ${ATTENTION_MAX_HEAD_DIM}`);
+  if (a.nHeads % a.nKvHeads !== 0) throw new Error('webmoe: n_heads must be a multiple of n_kv_heads');
+  const row = a.nHeads * a.headDim;
+  const params = createUniform(gpu.device, [
+    a.tokens, a.nHeads, a.nKvHeads, a.headDim, a.scale, a.window ?? 0, a.qStride ?? row, a.qOffset ?? 0,
+    a.outStride ?? row, 0, 0, 0,
+  ], new Set([4]));
+  dispatch(gpu, pass, { shader: 'attention', constants: { WG: 64 } },
+    [a.q, a.kCache, a.vCache, a.out, a.seqIds, a.positions, a.seqStart, params], grid1d(gpu, a.tokens * a.nHeads));
+}
