@@ -191,7 +191,7 @@ export function referenceForward(spec: MoeModelSpec, W: RefWeights, tokens: numb
       }
       for (let i = 0; i < H; i++) x[i] += y[i] * spec.residualMultiplier;
     }
-    x = rmsNorm(x, W.finalNorm, eps);
+    x = rmsNorm(x, W.finalNorm, eps) as Float32Array<ArrayBuffer>;
     const logits = linear(x, W.lmHead, spec.vocabSize);
     for (let i = 0; i < logits.length; i++) logits[i] *= spec.logitScale;
     out.push(logits);

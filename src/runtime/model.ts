@@ -1,0 +1,385 @@
+/**
+ * MoeModel: a checkpoint on the GPU plus a KV cache, and the forward pass of one step for a batch of
+ * sequences (prefill chunks and decode tokens mixed). The whole step is encoded into one compute pass
+ * and read back once: next ids per sequence and, when asked, logits.
+ *
+ *   embed -> per layer: RMSNorm -> q,k,v (+bias) -> qk-norm -> RoPE -> KV write -> attention -> O-proj
+ *   + residual -> RMSNorm -> router -> routing policy + grouped experts (+ shared expert) + residual
+ *   -> gather each sequence's last row (or all rows) -> final RMSNorm -> LM head -> argmax
+ */
+import type { Gpu } from '../gpu/context.ts';
+import { Usage, createStorage } from '../gpu/buffers.ts';
+import { openCheckpoint, type CheckpointFiles, type LoadProgress } from '../format/checkpoint.ts';
+import { resolveSpec } from '../models/index.ts';
+import type { MoeModelSpec } from '../models/spec.ts';
+import { encodeMatmul, type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
+import { encodeRmsNorm } from '../kernels/rmsnorm.ts';
+import { encodeEmbedding } from '../kernels/embedding.ts';
+import { encodeSiluMul } from '../kernels/activations.ts';
+import { encodeAdd } from '../kernels/elementwise.ts';
+import { createMoeWorkspace, encodeMoeLayer, type MoeWorkspace } from '../kernels/moe_ffn.ts';
+import type { GpuPolicy } from '../kernels/moe_router.ts';
+import type { RouterMode } from '../routing/types.ts';
+import { uploadWeights, type GpuFfn, type GpuWeights } from './weights.ts';
+import { KvCache } from './kv_cache.ts';
+import { encodeArgmax, encodeAttention, encodeClamp, encodeGatedAdd, encodeGather, encodeKvWrite, encodeRope, ropeTable, warmRuntimeOps } from './ops.ts';
+import { sampleToken, seededRandom } from './sampling.ts';
+
+export type { GpuPolicy } from '../kernels/moe_router.ts';
+
+export interface LoadOptions {
+  /** Weight storage on the GPU (default 'f32'); f16/bf16/f32 checkpoints are converted on load. */
+  weightFormat?: WeightFormat;
+  /** Sequences that can hold KV cache at once (default 4). */
+  maxSeqs?: number;
+  /** Tokens per sequence (default min(max_position_embeddings, 512)). */
+  maxContext?: number;
+  /** Tokens one forward step may carry, all sequences together (default 256). */
+  maxBatchTokens?: number;
+  /** Default routing policy of every step (default baseline top-k, HF semantics). */
+  policy?: GpuPolicy;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export interface StepSequence {
+  /** From createSequence(); its cache grows by tokens.length. */
+  id: number;
+  tokens: number[];
+}
+
+export interface StepRequest {
+  seqs: StepSequence[];
+  /** 'last' (default: logits of each sequence's last new token), 'all' (every new token), 'none'. */
+  logits?: 'none' | 'last' | 'all';
+  policy?: GpuPolicy;
+}
+
+export interface StepResult {
+  /** Greedy next id per sequence (argmax at its last new token). */
+  next: number[];
+  /** Per sequence: [V] ('last') or [n, V] flattened ('all'); absent with logits 'none'. */
+  logits?: Float32Array[];
+}
+
+export interface GenerateOptions {
+  maxTokens: number;
+  /** 0 (default) = greedy on the GPU; > 0 samples on the CPU from the read-back logits. */
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  /** Stop after emitting one of these ids (default: the config's eos ids). */
+  stopIds?: number[];
+  /** Called with each new id; return false to stop. */
+  onToken?: (id: number) => void | boolean;
+  policy?: GpuPolicy;
+}
+
+interface Scratch {
+  ids: GPUBuffer; // u32 [T]
+  meta: GPUBuffer; // u32 [T, 2] (first cache slot of the sequence, position)
+  rows: GPUBuffer; // u32 [R] rows that get logits
+  x: GPUBuffer; // residual stream [T, H]
+  h: GPUBuffer; // normed [T, H]
+  tmp: GPUBuffer; // [T, H]
+  q: GPUBuffer;
+  q2: GPUBuffer;
+  k: GPUBuffer;
+  k2: GPUBuffer;
+  v: GPUBuffer;
+  att: GPUBuffer;
+  f1: GPUBuffer; // [T, maxI]
+  f2: GPUBuffer;
+  f3: GPUBuffer;
+  routerLogits: GPUBuffer; // [T, E]
+  gate1: GPUBuffer; // [T]
+  scores: GPUBuffer; // attention scratch [T, nh, maxContext]
+  xs: GPUBuffer; // gathered rows [T, H]
+  xsn: GPUBuffer;
+  logits: GPUBuffer; // [T, V]
+  next: GPUBuffer; // u32 [T]
+  readback: GPUBuffer; // MAP_READ
+  counters: GPUBuffer;
+}
+
+const routerMode = (s: MoeModelSpec): RouterMode => (s.router === 'topk_softmax' ? 'topk_softmax' : 'softmax');
+
+export class MoeModel {
+  readonly kv: KvCache;
+  private readonly ws: MoeWorkspace | null;
+  private readonly s: Scratch;
+  private busy: Promise<unknown> = Promise.resolve();
+  private readonly ropeTable: GPUBuffer;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly spec: MoeModelSpec,
+    readonly weights: GpuWeights,
+    readonly maxBatchTokens: number,
+    readonly maxContext: number,
+    readonly maxSeqs: number,
+    readonly policy: GpuPolicy,
+  ) {
+    const { hidden: H, heads: nh, kvHeads: nkv, headDim: hd, vocabSize: V } = spec;
+    const T = maxBatchTokens;
+    this.kv = new KvCache(gpu, spec.layers, maxSeqs, maxContext, nkv * hd);
+    const maxI = Math.max(
+      spec.moeIntermediate,
+      ...spec.layerRefs.map((r) => Math.max(r.dense?.gate.shape[0] ?? 0, r.shared?.gate.shape[0] ?? 0)),
+    );
+    const b = (n: number, label: string) => createStorage(gpu.device, Math.max(16, n * 4), `step.${label}`);
+    this.s = {
+      ids: b(T, 'ids'),
+      meta: b(2 * T, 'meta'),
+      rows: b(T, 'rows'),
+      x: b(T * H, 'x'),
+      h: b(T * H, 'h'),
+      tmp: b(T * H, 'tmp'),
+      q: b(T * nh * hd, 'q'),
+      q2: b(T * nh * hd, 'q2'),
+      k: b(T * nkv * hd, 'k'),
+      k2: b(T * nkv * hd, 'k2'),
+      v: b(T * nkv * hd, 'v'),
+      att: b(T * nh * hd, 'att'),
+      f1: b(T * maxI, 'f1'),
+      f2: b(T * maxI, 'f2'),
+      f3: b(T * maxI, 'f3'),
+      routerLogits: b(T * Math.max(1, spec.numExperts), 'routerLogits'),
+      gate1: b(T, 'gate1'),
+      scores: b(T * nh * maxContext, 'attnScores'),
+      xs: b(T * H, 'xs'),
+      xsn: b(T * H, 'xsn'),
+      logits: b(T * V, 'logits'),
+      next: b(T, 'next'),
+      readback: gpu.device.createBuffer({ size: Math.max(16, T * 4 + T * V * 4), usage: Usage.MAP_READ | Usage.COPY_DST, label: 'step.readback' }),
+      counters: b(Math.max(1, spec.layers), 'counters'),
+    };
+    this.ws = spec.layerKinds.includes('moe')
+      ? createMoeWorkspace(gpu, { maxTokens: T, E: spec.numExperts, k: spec.topK, H, I: spec.moeIntermediate })
+      : null;
+    this.ropeTable = createStorage(gpu.device, ropeTable(spec.rope.invFreq, maxContext), 'rope.cosSin');
+    warmRuntimeOps(gpu);
+  }
+
+  /** Open the checkpoint, check every tensor against config.json, upload the weights. */
+  static async load(files: CheckpointFiles, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
+    const ckpt = await openCheckpoint(files, { onProgress: opts.onProgress });
+    try {
+      const spec = await resolveSpec(ckpt);
+      const format = opts.weightFormat ?? 'f32';
+      const weights = await uploadWeights(gpu, ckpt, spec, format);
+      const maxContext = Math.min(opts.maxContext ?? 512, spec.maxPositions);
+      return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' });
+    } finally {
+      await ckpt.close();
+    }
+  }
+
+  /** A new empty sequence (a KV-cache region); free it with freeSequence. */
+  createSequence(): number {
+    return this.kv.allocate();
+  }
+
+  freeSequence(id: number): void {
+    this.kv.free(id);
+  }
+
+  /** Tokens already in the sequence's cache. */
+  sequenceLength(id: number): number {
+    return this.kv.length(id);
+  }
+
+  /** One step for a batch of sequences; steps are serialised (one at a time on the device). */
+  forward(req: StepRequest): Promise<StepResult> {
+    const run = this.busy.then(() => this.step(req));
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  private async step(req: StepRequest): Promise<StepResult> {
+    const { gpu, spec, s } = this;
+    const W = this.weights;
+    const { hidden: H, heads: nh, kvHeads: nkv, headDim: hd, vocabSize: V } = spec;
+    const mode = req.logits ?? 'last';
+    // Flatten the batch: token rows, (slot base, position) per row, rows that get logits.
+    const ids: number[] = [];
+    const meta: number[] = [];
+    const rows: number[] = [];
+    const rowsPerSeq: number[] = [];
+    const seen = new Set<number>();
+    for (const q of req.seqs) {
+      if (seen.has(q.id)) throw new Error(`webmoe: sequence ${q.id} appears twice in one step`);
+      seen.add(q.id);
+      if (q.tokens.length === 0) throw new Error(`webmoe: sequence ${q.id} has no tokens in this step`);
+      const start = this.kv.length(q.id);
+      if (start + q.tokens.length > this.maxContext) {
+        throw new Error(`webmoe: sequence ${q.id} would hold ${start + q.tokens.length} tokens, more than maxContext ${this.maxContext}`);
+      }
+      const base = this.kv.base(q.id);
+      q.tokens.forEach((tok, i) => {
+        if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`webmoe: token id ${tok} out of range [0, ${V})`);
+        if (mode === 'all') rows.push(ids.length);
+        ids.push(tok);
+        meta.push(base, start + i);
+      });
+      if (mode !== 'all') rows.push(ids.length - 1);
+      rowsPerSeq.push(mode === 'all' ? q.tokens.length : 1);
+    }
+    const T = ids.length;
+    if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [] };
+    if (T > this.maxBatchTokens) throw new Error(`webmoe: step has ${T} tokens, more than maxBatchTokens ${this.maxBatchTokens}`);
+    const R = rows.length;
+    const dev = gpu.device;
+    gpu.assertAlive();
+    dev.queue.writeBuffer(s.ids, 0, new Uint32Array(ids));
+    dev.queue.writeBuffer(s.meta, 0, new Uint32Array(meta));
+    dev.queue.writeBuffer(s.rows, 0, new Uint32Array(rows));
+    const policy = req.policy ?? this.policy;
+
+    // A validation error (a kernel bug, a limit exceeded) must fail the step, not return zeros.
+    dev.pushErrorScope('validation');
+    const enc = dev.createCommandEncoder({ label: 'step' });
+    const pass = enc.beginComputePass({ label: 'step' });
+    const mm = (x: GPUBuffer, w: MatmulWeight, out: GPUBuffer, bias?: GPUBuffer, accumulate = false) =>
+      encodeMatmul(gpu, pass, { x, w, out, t: T, bias, accumulate });
+    // out-projection-like branch output in `y` [T, H] added to the residual stream with the multiplier
+    const addResidual = (y: GPUBuffer) => encodeAdd(gpu, pass, { x: s.x, y, n: T * H, scale: spec.residualMultiplier });
+    const swiglu = (f: GpuFfn, out: GPUBuffer) => {
+      const I = f.gate.n;
+      mm(s.h, f.gate, s.f1);
+      mm(s.h, f.up, s.f2);
+      encodeSiluMul(gpu, pass, { gate: s.f1, up: s.f2, out: s.f3, tokens: T, inter: I });
+      mm(s.f3, f.down, out);
+    };
+
+    encodeEmbedding(gpu, pass, { ids: s.ids, table: W.embed, out: s.x, tokens: T, dim: H, vocab: V, scale: spec.embeddingMultiplier, format: W.embedFormat });
+    for (let l = 0; l < spec.layers; l++) {
+      const L = W.layers[l];
+      // attention
+      encodeRmsNorm(gpu, pass, { x: s.x, weight: L.attnNorm, out: s.h, rows: T, dim: H, eps: spec.eps });
+      mm(s.h, L.q, s.q, L.qBias);
+      mm(s.h, L.k, s.k, L.kBias);
+      mm(s.h, L.v, s.v, L.vBias);
+      let q = s.q;
+      let k = s.k;
+      if (spec.qkNorm !== 'none') {
+        const perHead = spec.qkNorm === 'per_head';
+        encodeRmsNorm(gpu, pass, { x: s.q, weight: L.qNorm!, out: s.q2, rows: perHead ? T * nh : T, dim: perHead ? hd : nh * hd, eps: spec.eps });
+        encodeRmsNorm(gpu, pass, { x: s.k, weight: L.kNorm!, out: s.k2, rows: perHead ? T * nkv : T, dim: perHead ? hd : nkv * hd, eps: spec.eps });
+        q = s.q2;
+        k = s.k2;
+      }
+      if (spec.clipQkv !== null) {
+        encodeClamp(gpu, pass, { x: q, n: T * nh * hd, c: spec.clipQkv });
+        encodeClamp(gpu, pass, { x: k, n: T * nkv * hd, c: spec.clipQkv });
+        encodeClamp(gpu, pass, { x: s.v, n: T * nkv * hd, c: spec.clipQkv });
+      }
+      const rope = { meta: s.meta, cosSin: this.ropeTable, T, headDim: hd, attentionFactor: spec.rope.attentionFactor };
+      encodeRope(gpu, pass, { ...rope, x: q, heads: nh });
+      encodeRope(gpu, pass, { ...rope, x: k, heads: nkv });
+      const cache = this.kv.layer(l);
+      encodeKvWrite(gpu, pass, { k, v: s.v, kCache: cache.k, vCache: cache.v, meta: s.meta, T, kvDim: nkv * hd });
+      encodeAttention(gpu, pass, {
+        q, kCache: cache.k, vCache: cache.v, out: s.att, meta: s.meta, scratch: s.scores,
+        T, heads: nh, kvHeads: nkv, headDim: hd, scale: spec.attnScale, maxContext: this.maxContext,
+      });
+      if (spec.residualMultiplier === 1) mm(s.att, L.o, s.x, L.oBias, true);
+      else {
+        mm(s.att, L.o, s.tmp, L.oBias);
+        addResidual(s.tmp);
+      }
+      // feed-forward
+      encodeRmsNorm(gpu, pass, { x: s.x, weight: L.mlpNorm, out: s.h, rows: T, dim: H, eps: spec.eps });
+      if (L.experts) {
+        mm(s.h, L.router!, s.routerLogits);
+        const e = L.experts;
+        encodeMoeLayer(gpu, pass, {
+          ws: this.ws!, logits: s.routerLogits, x: s.h, out: s.x, accumulate: true,
+          gateUp: e.gateUp, down: e.down, gateUpScales: e.gateUpScales, downScales: e.downScales, format: W.format, group: 32,
+          T, mode: routerMode(spec), normTopk: spec.router === 'softmax_topk_renorm', scale: spec.residualMultiplier,
+          policy, counters: s.counters, counterIndex: l,
+        });
+        if (L.shared) {
+          swiglu(L.shared, s.tmp);
+          mm(s.h, L.shared.gate1, s.gate1);
+          encodeGatedAdd(gpu, pass, { x: s.x, y: s.tmp, gate: s.gate1, T, dim: H, scale: spec.residualMultiplier });
+        }
+      } else {
+        swiglu(L.dense!, s.tmp);
+        addResidual(s.tmp);
+      }
+    }
+    // logits only for the rows asked for
+    encodeGather(gpu, pass, { x: s.x, rows: s.rows, out: s.xs, R, dim: H });
+    encodeRmsNorm(gpu, pass, { x: s.xs, weight: W.finalNorm, out: s.xsn, rows: R, dim: H, eps: spec.eps });
+    encodeMatmul(gpu, pass, { x: s.xsn, w: W.lmHead, out: s.logits, t: R });
+    encodeArgmax(gpu, pass, { x: s.logits, ids: s.next, R, n: V });
+    pass.end();
+    const wantLogits = mode !== 'none';
+    enc.copyBufferToBuffer(s.next, 0, s.readback, 0, R * 4);
+    if (wantLogits) enc.copyBufferToBuffer(s.logits, 0, s.readback, R * 4, R * V * 4);
+    dev.queue.submit([enc.finish()]);
+    const err = await dev.popErrorScope();
+    if (err) throw new Error(`webmoe: GPU validation error in the forward step: ${err.message.split('\n')[0]}`);
+    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
+
+    await s.readback.mapAsync(1 /* GPUMapMode.READ */);
+    try {
+      const data = s.readback.getMappedRange();
+      const nextAll = new Uint32Array(data, 0, R).slice();
+      const logitsAll = wantLogits ? new Float32Array(data, R * 4, R * V).slice() : null;
+      const next: number[] = [];
+      const logits: Float32Array[] = [];
+      let r = 0;
+      for (const n of rowsPerSeq) {
+        next.push(nextAll[r + n - 1]);
+        if (logitsAll) logits.push(logitsAll.subarray(r * V, (r + n) * V));
+        r += n;
+      }
+      if (spec.logitScale !== 1 && logitsAll) for (let i = 0; i < logitsAll.length; i++) logitsAll[i] *= spec.logitScale;
+      return { next, logits: logitsAll ? logits : undefined };
+    } finally {
+      s.readback.unmap();
+    }
+  }
+
+  /**
+   * Generate up to opts.maxTokens ids after `prompt` in a fresh sequence (prefill in chunks of
+   * maxBatchTokens, then one token per step). Returns the generated ids.
+   */
+  async generate(prompt: number[], opts: GenerateOptions): Promise<number[]> {
+    if (prompt.length === 0) throw new Error('webmoe: generate needs at least one prompt token');
+    const temp = opts.temperature ?? 0;
+    const rand = seededRandom(opts.seed ?? 0);
+    const stop = new Set(opts.stopIds ?? this.spec.eosTokenIds);
+    const id = this.createSequence();
+    const out: number[] = [];
+    try {
+      let pending = prompt;
+      while (out.length < opts.maxTokens) {
+        const chunk = pending.slice(0, this.maxBatchTokens);
+        pending = pending.slice(chunk.length);
+        const last = pending.length === 0;
+        const res = await this.forward({ seqs: [{ id, tokens: chunk }], logits: last && temp > 0 ? 'last' : 'none', policy: opts.policy });
+        if (!last) continue;
+        const tok = temp > 0 ? sampleToken(res.logits![0], temp, opts.topP ?? 1, rand) : res.next[0];
+        out.push(tok);
+        if (opts.onToken?.(tok) === false || stop.has(tok)) break;
+        if (this.kv.length(id) >= this.maxContext) break;
+        pending = [tok];
+      }
+      return out;
+    } finally {
+      this.freeSequence(id);
+    }
+  }
+
+  destroy(): void {
+    this.weights.destroy();
+    this.kv.destroy();
+    this.ws?.destroy();
+    for (const b of Object.values(this.s)) (b as GPUBuffer).destroy();
+    this.ropeTable.destroy();
+  }
+}
+
+

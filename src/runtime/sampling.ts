@@ -1,0 +1,50 @@
+// CPU sampling from read-back logits: temperature and nucleus (top-p), with a seeded PRNG so a
+// `--seed` reproduces a run.
+
+/** mulberry32: small, fast, good enough for sampling. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function argmax(x: ArrayLike<number>): number {
+  let b = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
+  return b;
+}
+
+/** Sample from softmax(logits / temperature) restricted to the smallest set with mass >= topP. */
+export function sampleToken(logits: Float32Array, temperature: number, topP: number, rand: () => number): number {
+  if (!(temperature > 0)) return argmax(logits);
+  let m = -Infinity;
+  for (const v of logits) m = Math.max(m, v);
+  const p = new Float64Array(logits.length);
+  let z = 0;
+  for (let i = 0; i < p.length; i++) z += p[i] = Math.exp((logits[i] - m) / temperature);
+  const order = [...p.keys()].sort((a, b) => p[b] - p[a] || a - b);
+  let keep = order.length;
+  if (topP < 1) {
+    let c = 0;
+    for (let i = 0; i < order.length; i++) {
+      c += p[order[i]] / z;
+      if (c >= topP) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  let mass = 0;
+  for (let i = 0; i < keep; i++) mass += p[order[i]];
+  let u = rand() * mass;
+  for (let i = 0; i < keep; i++) {
+    u -= p[order[i]];
+    if (u <= 0) return order[i];
+  }
+  return order[keep - 1];
+}
