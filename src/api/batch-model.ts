@@ -1,0 +1,44 @@
+// The GPU runtime seen through the scheduler's BatchModel interface. Greedy rows use the GPU argmax;
+// sampled rows read back their last logits and sample on the CPU with the scheduler's random number.
+import type { MoeModel, GpuPolicy } from '../runtime/model.ts';
+import { sampleToken } from '../runtime/sampling.ts';
+import type { BatchModel, StepItem, StepResult } from '../scheduler/types.ts';
+
+export class MoeBatchModel implements BatchModel {
+  policy: GpuPolicy | undefined;
+
+  constructor(readonly model: MoeModel, readonly eosTokenIds: readonly number[], policy?: GpuPolicy) {
+    this.policy = policy;
+  }
+
+  get maxContext(): number {
+    return this.model.maxContext;
+  }
+
+  get maxSequences(): number {
+    return this.model.maxSeqs;
+  }
+
+  newSequence(): number {
+    return this.model.createSequence();
+  }
+
+  freeSequence(seq: number): void {
+    this.model.freeSequence(seq);
+  }
+
+  async step(items: StepItem[]): Promise<StepResult> {
+    const sampled = items.some((it) => it.sampling.temperature > 0);
+    const r = await this.model.forward({
+      seqs: items.map((it) => ({ id: it.seq, tokens: it.tokens })),
+      logits: sampled ? 'last' : 'none',
+      policy: this.policy,
+    });
+    return {
+      next: items.map((it, i) => {
+        const { temperature, topP, u } = it.sampling;
+        return temperature > 0 ? sampleToken(r.logits![i], temperature, topP, () => u ?? Math.random()) : r.next[i];
+      }),
+    };
+  }
+}

@@ -1,0 +1,43 @@
+// Loading an Engine from checkpoint files on a GPU: platform-neutral (the entry points pick the
+// files and the GPU for the browser or Node).
+import type { Gpu } from '../gpu/context.ts';
+import type { CheckpointFiles, LoadProgress } from '../format/checkpoint.ts';
+import { loadTokenizer } from '../format/tokenizer.ts';
+import { MoeModel, type GpuPolicy } from '../runtime/model.ts';
+import type { WeightFormat } from '../quant/pack.ts';
+import { Engine } from './engine.ts';
+import { MoeBatchModel } from './batch-model.ts';
+
+export interface EngineOptions {
+  /** Weight storage on the GPU: 'f32' (default), 'f16', or int8/int4 quantised on load. */
+  weightFormat?: WeightFormat;
+  /** Requests decoded together at most (each holds a KV cache). Default 4. */
+  maxSequences?: number;
+  /** Tokens per sequence. Default min(512, the model's max_position_embeddings). */
+  maxContext?: number;
+  /** Tokens per batched step (decode tokens + prefill chunks). Default 64. */
+  maxBatchTokens?: number;
+  /** Expert routing policy per step: baseline top-k (default, exact HF semantics), xshare, alloc_t, reduced_topk. */
+  policy?: GpuPolicy;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, onDispose?: () => void): Promise<Engine> {
+  const maxBatchTokens = opts.maxBatchTokens ?? 64;
+  const [tokenizer, model] = await Promise.all([
+    loadTokenizer(files),
+    MoeModel.load(files, gpu, {
+      weightFormat: opts.weightFormat,
+      maxSeqs: opts.maxSequences ?? 4,
+      maxContext: opts.maxContext,
+      maxBatchTokens,
+      policy: opts.policy,
+      onProgress: opts.onProgress,
+    }),
+  ]);
+  const eos = tokenizer.eosTokenIds.length ? tokenizer.eosTokenIds : model.spec.eosTokenIds;
+  return new Engine(new MoeBatchModel(model, eos, opts.policy), tokenizer, files.name, { maxBatchTokens }, () => {
+    model.destroy();
+    onDispose?.();
+  });
+}
