@@ -38,6 +38,7 @@ const cases: Case[] = [
   { name: 'large logits (exp overflow if naive)', nHeads: 4, nKvHeads: 2, headDim: 32, seqStart: [0, 30], tokens: [[0, 20], ...range(1, 2, 5)], maxSlots: 40, qkScale: 30, scale: 1 },
   { name: 'head dim 256 (4 dims per thread)', nHeads: 2, nKvHeads: 1, headDim: 256, seqStart: [0], tokens: range(0, 60, 63), maxSlots: 70 },
   { name: 'sliding window 8', nHeads: 4, nKvHeads: 2, headDim: 16, seqStart: [0, 40], tokens: [[0, 30], ...range(1, 3, 12)], maxSlots: 60, window: 8 },
+  { name: 'head dim 80, gqa 5 (odd head count per group)', nHeads: 5, nKvHeads: 1, headDim: 80, seqStart: [0, 17], tokens: [[0, 16], [1, 0], [1, 1]], maxSlots: 19 },
   { name: 'granite-style scale', nHeads: 4, nKvHeads: 4, headDim: 16, seqStart: [0], tokens: range(0, 0, 7), maxSlots: 7, scale: 0.0078125 },
 ];
 

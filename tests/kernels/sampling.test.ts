@@ -107,6 +107,22 @@ describe('sample kernel vs reference', () => {
     const got = await gpuSample(g, x, vocab, prm);
     expect(Array.from(got)).toEqual(prm.map((p, row) => sampleRef(x, vocab, row, p, p.u)));
   });
+  it('masked (-inf) logits are never sampled', async () => {
+    const g = gpu();
+    const vocab = 300;
+    const prm: SampleParams[] = [];
+    const r = rng(11);
+    for (let i = 0; i < 16; i++) prm.push({ ...configs[i % configs.length], u: r() });
+    const x = new Float32Array(prm.length * vocab);
+    for (let row = 0; row < prm.length; row++) {
+      const v = randomArray(vocab, 50 + row, 2);
+      for (let i = 0; i < vocab; i++) if (i % 3 !== 1) v[i] = -Infinity; // only ids = 1 mod 3 allowed
+      x.set(v, row * vocab);
+    }
+    const got = await gpuSample(g, x, vocab, prm);
+    expect(Array.from(got)).toEqual(prm.map((p, row) => sampleRef(x, vocab, row, p, p.u)));
+    for (const id of got) expect(id % 3).toBe(1);
+  });
   it('V=151936 single row (Qwen vocab)', async () => {
     const g = gpu();
     const vocab = 151936;
