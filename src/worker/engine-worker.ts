@@ -22,6 +22,7 @@ const api: WorkerApi = {
       weightFormat: opts.weightFormat,
       maxSequences: opts.maxSequences,
       maxContext: opts.maxContext,
+      policy: opts.policy,
       onProgress: onProgress ? (p) => onProgress({ bytesRead: p.bytesRead, totalBytes: p.totalBytes }) : undefined,
     });
     const m = engine.model as unknown as { model?: { gpu?: { describe(): string } } };

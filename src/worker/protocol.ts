@@ -2,6 +2,7 @@
 // with Comlink.proxy; everything else is structured-cloneable.
 import type { GenerateChunk, GenerateOptions, GenerateOutput, ChatCompletionRequest } from '../api/engine.ts';
 import type { StepMetrics, FinishReason } from '../scheduler/scheduler.ts';
+import type { GpuPolicy } from '../runtime/model.ts';
 
 export interface WorkerLoadOptions {
   /** Base URL of a Hugging Face model folder (config.json, *.safetensors, tokenizer.json). */
@@ -9,6 +10,7 @@ export interface WorkerLoadOptions {
   weightFormat?: 'f32' | 'f16' | 'int8' | 'int4';
   maxSequences?: number;
   maxContext?: number;
+  policy?: GpuPolicy;
 }
 
 export interface LoadProgress {
