@@ -9,7 +9,7 @@
  */
 import type { Gpu } from '../gpu/context.ts';
 import { Usage, createStorage } from '../gpu/buffers.ts';
-import { openCheckpoint, type CheckpointFiles, type LoadProgress } from '../format/checkpoint.ts';
+import { openCheckpoint, type Checkpoint, type CheckpointFiles, type LoadProgress } from '../format/checkpoint.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { encodeMatmul, type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
@@ -164,14 +164,17 @@ export class MoeModel {
   static async load(files: CheckpointFiles, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
     const ckpt = await openCheckpoint(files, { onProgress: opts.onProgress });
     try {
-      const spec = await resolveSpec(ckpt);
-      const format = opts.weightFormat ?? 'f32';
-      const weights = await uploadWeights(gpu, ckpt, spec, format);
-      const maxContext = Math.min(opts.maxContext ?? 512, spec.maxPositions);
-      return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' });
+      return await MoeModel.fromCheckpoint(ckpt, await resolveSpec(ckpt), gpu, opts);
     } finally {
       await ckpt.close();
     }
+  }
+
+  /** Upload an already opened and checked checkpoint (see resolveSpec); the caller closes it. */
+  static async fromCheckpoint(ckpt: Checkpoint, spec: MoeModelSpec, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
+    const weights = await uploadWeights(gpu, ckpt, spec, opts.weightFormat ?? 'f32');
+    const maxContext = Math.min(opts.maxContext ?? 512, spec.maxPositions);
+    return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' });
   }
 
   /** A new empty sequence (a KV-cache region); free it with freeSequence. */

@@ -1,0 +1,192 @@
+/**
+ * `webmoe` command line (Node, WebGPU through Dawn):
+ *   webmoe logits   --model DIR --ids 5,17,42
+ *   webmoe generate [--model DIR] (--prompt TEXT | --ids 1,2,3) --max-tokens N [--temperature T] [--top-p P] [--seed S] [--json]
+ *   webmoe eval     [--model DIR] --text-file F [--batch B] [--json]
+ * Any failure prints ONE line `error: ...` on stderr and exits 1.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openCheckpoint, type Checkpoint } from '../format/checkpoint.ts';
+import { filesFromNodeDir } from '../format/source-node.ts';
+import { loadTokenizer, type LoadedTokenizer } from '../format/tokenizer.ts';
+import { resolveSpec } from '../models/index.ts';
+import type { MoeModelSpec } from '../models/spec.ts';
+import { createNodeGpu } from '../gpu/node.ts';
+import { MoeModel, type LoadOptions } from '../runtime/model.ts';
+import type { WeightFormat } from '../kernels/matmul.ts';
+import { evalChunks, nllOfTargets } from './eval.ts';
+
+/** The embedded default model, next to the package (src/cli or dist/cli -> ../../models). */
+export const DEFAULT_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/webmoe-tiny');
+
+const USAGE = `usage:
+  webmoe logits   --model DIR --ids 5,17,42
+  webmoe generate [--model DIR] (--prompt TEXT | --ids 1,2,3) --max-tokens N [--temperature T] [--top-p P] [--seed S] [--json]
+  webmoe eval     [--model DIR] --text-file F [--batch B] [--json]
+common: --weight-format f32|f16|int8|int4 (default f32)`;
+
+class UsageError extends Error {}
+
+function parseIds(s: string | undefined, what = '--ids'): number[] {
+  if (s === undefined) throw new UsageError(`${what} is required`);
+  const ids = s.split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
+  if (ids.length === 0 || ids.some((v) => !Number.isSafeInteger(v) || v < 0)) throw new UsageError(`${what} must be a comma-separated list of non-negative integers`);
+  return ids;
+}
+
+function num(s: string | undefined, dflt: number, what: string, min = -Infinity): number {
+  if (s === undefined) return dflt;
+  const v = Number(s);
+  if (!Number.isFinite(v) || v < min) throw new UsageError(`${what} must be a number >= ${min}`);
+  return v;
+}
+
+/** Check the checkpoint completely (headers, config, every tensor's shape) before touching the GPU. */
+async function openModel(dir: string): Promise<{ ckpt: Checkpoint; spec: MoeModelSpec }> {
+  const ckpt = await openCheckpoint(filesFromNodeDir(dir));
+  try {
+    return { ckpt, spec: await resolveSpec(ckpt) };
+  } catch (e) {
+    await ckpt.close();
+    throw e;
+  }
+}
+
+async function loadModel(dir: string, opts: LoadOptions): Promise<MoeModel> {
+  const { ckpt, spec } = await openModel(dir);
+  try {
+    const gpu = await createNodeGpu({ onNotice: (line) => process.stderr.write(line.replace(/\s*\n\s*/g, ' ') + '\n') });
+    return await MoeModel.fromCheckpoint(ckpt, spec, gpu, opts);
+  } finally {
+    await ckpt.close();
+  }
+}
+
+async function tryTokenizer(dir: string, required: boolean): Promise<LoadedTokenizer | null> {
+  try {
+    return await loadTokenizer(filesFromNodeDir(dir));
+  } catch (e) {
+    if (required) throw e;
+    return null;
+  }
+}
+
+const argmax = (x: ArrayLike<number>, from: number, n: number) => {
+  let b = 0;
+  for (let i = 1; i < n; i++) if (x[from + i] > x[from + b]) b = i;
+  return b;
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return cmd ? 0 : 2;
+  }
+  const { values: o } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      ids: { type: 'string' },
+      prompt: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      temperature: { type: 'string' },
+      'top-p': { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+      'text-file': { type: 'string' },
+      batch: { type: 'string' },
+      'weight-format': { type: 'string' },
+    },
+  });
+  const dir = path.resolve(o.model ?? DEFAULT_MODEL);
+  const wf = (o['weight-format'] ?? 'f32') as WeightFormat;
+  if (!['f32', 'f16', 'int8', 'int4'].includes(wf)) throw new UsageError('--weight-format must be f32, f16, int8 or int4');
+
+  if (cmd === 'logits') {
+    const ids = parseIds(o.ids);
+    const model = await loadModel(dir, { weightFormat: wf, maxSeqs: 1, maxContext: ids.length, maxBatchTokens: ids.length });
+    const id = model.createSequence();
+    const r = await model.forward({ seqs: [{ id, tokens: ids }], logits: 'all' });
+    const V = model.spec.vocabSize;
+    const all = r.logits![0];
+    const out = { last_logits: Array.from(all.subarray((ids.length - 1) * V)), argmax: ids.map((_, t) => argmax(all, t * V, V)) };
+    process.stdout.write(JSON.stringify(out) + '\n');
+    model.destroy();
+    return 0;
+  }
+
+  if (cmd === 'generate') {
+    if ((o.prompt === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --prompt TEXT or --ids 1,2,3');
+    const maxTokens = num(o['max-tokens'], 32, '--max-tokens', 1);
+    const temperature = num(o.temperature, 0, '--temperature', 0);
+    const topP = num(o['top-p'], 1, '--top-p', 0);
+    const seed = num(o.seed, 0, '--seed');
+    const tok = await tryTokenizer(dir, o.prompt !== undefined);
+    const prompt = o.prompt !== undefined ? tok!.encode(o.prompt) : parseIds(o.ids);
+    if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
+    const model = await loadModel(dir, { weightFormat: wf, maxSeqs: 1, maxContext: Math.min(prompt.length + maxTokens, 4096) });
+    const stream = tok?.createStreamDecoder({ skipSpecialTokens: true });
+    const ids = await model.generate(prompt, {
+      maxTokens, temperature, topP, seed,
+      stopIds: tok?.eosTokenIds.length ? tok.eosTokenIds : model.spec.eosTokenIds,
+      onToken: (id) => {
+        process.stdout.write(stream ? stream.push(id) : `${id} `);
+      },
+    });
+    process.stdout.write((stream?.flush() ?? '') + '\n');
+    if (o.json) process.stdout.write(JSON.stringify({ ids }) + '\n');
+    model.destroy();
+    return 0;
+  }
+
+  if (cmd === 'eval') {
+    if (!o['text-file']) throw new UsageError('--text-file is required');
+    const batch = num(o.batch, 4, '--batch', 1);
+    const text = readFileSync(o['text-file'], 'utf8');
+    const tok = await tryTokenizer(dir, true);
+    const { spec } = await openModel(dir).then(async (m) => (await m.ckpt.close(), m));
+    const bos = tok!.bosTokenId ?? spec.bosTokenId ?? tok!.eosTokenIds[0] ?? 0;
+    const chunks = evalChunks(tok!.encode(text, { addSpecialTokens: false }), 128, bos);
+    if (chunks.length === 0) throw new UsageError(`${o['text-file']}: no tokens to evaluate`);
+    const model = await loadModel(dir, { weightFormat: wf, maxSeqs: batch, maxContext: 129, maxBatchTokens: batch * 128 });
+    let nll = 0;
+    let count = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < chunks.length; i += batch) {
+      const group = chunks.slice(i, i + batch);
+      const seqs = group.map((c) => ({ id: model.createSequence(), tokens: c.input }));
+      const r = await model.forward({ seqs, logits: 'all' });
+      seqs.forEach((s) => model.freeSequence(s.id));
+      group.forEach((c, j) => {
+        nll += nllOfTargets(r.logits![j], model.spec.vocabSize, c.targets);
+        count += c.targets.length;
+      });
+    }
+    const ppl = Math.exp(nll / count);
+    const secs = (performance.now() - t0) / 1000;
+    if (o.json) process.stdout.write(JSON.stringify({ ppl, nll: nll / count, tokens: count, chunks: chunks.length, seconds: secs }) + '\n');
+    else process.stdout.write(`perplexity ${ppl.toFixed(4)} over ${count} tokens (${chunks.length} chunks of <= 128, ${secs.toFixed(1)} s)\n`);
+    model.destroy();
+    return 0;
+  }
+  throw new UsageError(`unknown command '${cmd}'\n${USAGE}`);
+}
+
+/** Run and exit: one `error: ...` line and exit code 1 on any failure (2 for usage errors). */
+export async function run(argv: string[]): Promise<void> {
+  let code: number;
+  try {
+    code = await main(argv);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`error: ${msg.split('\n')[0].replace(/^webmoe: /, '')}\n`);
+    code = e instanceof UsageError || (e as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS') ? 2 : 1;
+  }
+  // Dawn keeps the event loop alive; exit explicitly once output is flushed.
+  process.stdout.write('', () => process.exit(code));
+}
