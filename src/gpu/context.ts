@@ -1,7 +1,7 @@
 // Adapter + device acquisition, capabilities, and the per-device caches every kernel uses.
 import { GpuUnavailableError } from './errors.ts';
 import { PipelineCache } from './pipelines.ts';
-import { BufferPool } from './buffers.ts';
+import { BufferPool, createUniform } from './buffers.ts';
 
 export interface GpuFeatures {
   /** WGSL `enable f16;` is available (native half precision). */
@@ -25,6 +25,9 @@ export interface CreateGpuOptions {
   /** Pretend these optional features are absent (tests exercise the fallback paths this way). */
   disable?: Partial<Record<keyof GpuFeatures, boolean>>;
 }
+
+const NO_FLOATS: ReadonlySet<number> = new Set();
+const UNIFORM_CACHE_CAP = 8192;
 
 const LIMIT_NAMES = [
   'maxBufferSize',
@@ -57,6 +60,25 @@ export class Gpu {
       this.lostInfo = info;
       return info;
     });
+  }
+
+  private readonly uniforms = new Map<string, GPUBuffer>();
+
+  /**
+   * A uniform buffer holding these 32-bit words (indices in `floats` are f32, the rest u32), shared by
+   * every dispatch with the same parameters: kernels are re-encoded every step with the same shapes,
+   * so a content-keyed cache means a steady-state step allocates nothing.
+   */
+  uniform(words: readonly number[], floats: ReadonlySet<number> = NO_FLOATS): GPUBuffer {
+    const key = words.map((w, i) => (floats.has(i) ? `f${w}` : String(w >>> 0))).join(',');
+    let b = this.uniforms.get(key);
+    if (!b) {
+      // Dropped entries are not destroyed: a command buffer being encoded may still reference them.
+      if (this.uniforms.size >= UNIFORM_CACHE_CAP) this.uniforms.clear();
+      b = createUniform(this.device, words, floats);
+      this.uniforms.set(key, b);
+    }
+    return b;
   }
 
   get limits(): GPUSupportedLimits {

@@ -1,6 +1,5 @@
 // SwiGLU gate multiply (see shaders/silu_mul.wgsl).
 import type { Gpu } from '../gpu/context.ts';
-import { createUniform } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 
 export interface SiluMulArgs {
@@ -21,7 +20,7 @@ export interface SiluMulArgs {
 
 /** out[t, i] = silu(gate[t, i]) * up[t, i]. */
 export function encodeSiluMul(gpu: Gpu, pass: GPUComputePassEncoder, a: SiluMulArgs): void {
-  const params = createUniform(gpu.device, [
+  const params = gpu.uniform([
     a.tokens, a.inter, a.gateStride ?? a.inter, a.gateOffset ?? 0, a.upStride ?? a.inter, a.upOffset ?? 0, 0, 0,
   ]);
   dispatch(gpu, pass, { shader: 'silu_mul', constants: { WG: 256 } }, [a.gate, a.up, a.out, params],

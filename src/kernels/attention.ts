@@ -5,7 +5,6 @@
 // seqStart[s] .. seqStart[s] + capacity - 1, and the token at position p of s lives in slot seqStart[s] + p.
 // Per batch (T tokens, any mix of sequences): seqIds u32 [T], positions u32 [T]; seqStart u32 [nSeqs].
 import type { Gpu } from '../gpu/context.ts';
-import { createUniform } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 
 /** Token -> (sequence, position) metadata shared by encodeKvWrite and encodeAttention (and RoPE's positions). */
@@ -38,7 +37,7 @@ export interface KvWriteArgs extends BatchMeta {
 /** Copy k/v rows of `tokens` tokens into cache slot seqStart[seqIds[t]] + positions[t]. */
 export function encodeKvWrite(gpu: Gpu, pass: GPUComputePassEncoder, a: KvWriteArgs): void {
   const kvRow = a.nKvHeads * a.headDim;
-  const params = createUniform(gpu.device, [
+  const params = gpu.uniform([
     a.tokens, kvRow, a.maxSlots, a.kStride ?? kvRow, a.kOffset ?? 0, a.vStride ?? kvRow, a.vOffset ?? 0, 0,
   ]);
   dispatch(gpu, pass, { shader: 'attention_kv_write', constants: { WG: 256 } },
@@ -76,7 +75,7 @@ export function encodeAttention(gpu: Gpu, pass: GPUComputePassEncoder, a: Attent
   if (a.headDim > ATTENTION_MAX_HEAD_DIM) throw new Error(`webmoe: attention head_dim ${a.headDim} > ${ATTENTION_MAX_HEAD_DIM}`);
   if (a.nHeads % a.nKvHeads !== 0) throw new Error('webmoe: n_heads must be a multiple of n_kv_heads');
   const row = a.nHeads * a.headDim;
-  const params = createUniform(gpu.device, [
+  const params = gpu.uniform([
     a.tokens, a.nHeads, a.nKvHeads, a.headDim, a.scale, a.window ?? 0, a.qStride ?? row, a.qOffset ?? 0,
     a.outStride ?? row, 0, 0, 0,
   ], new Set([4]));

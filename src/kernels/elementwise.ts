@@ -1,6 +1,5 @@
 // Elementwise (scaled) adds (see shaders/add.wgsl).
 import type { Gpu } from '../gpu/context.ts';
-import { createUniform } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 
 export interface AddArgs {
@@ -17,7 +16,7 @@ export interface AddArgs {
 
 /** x += scale * y, or out = x + scale * y. */
 export function encodeAdd(gpu: Gpu, pass: GPUComputePassEncoder, a: AddArgs): void {
-  const params = createUniform(gpu.device, [a.n, a.scale ?? 1, 0, 0], new Set([1]));
+  const params = gpu.uniform([a.n, a.scale ?? 1, 0, 0], new Set([1]));
   const inplace = !a.out;
   dispatch(gpu, pass, { shader: 'add', defines: { INPLACE: inplace }, constants: { WG: 256 } },
     inplace ? [a.x, a.y, params] : [a.x, a.y, a.out!, params], grid1d(gpu, Math.ceil(a.n / 256)));

@@ -1,6 +1,5 @@
 // Embedding gather (see shaders/embedding.wgsl).
 import type { Gpu } from '../gpu/context.ts';
-import { createUniform } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import { packF16 } from '../quant/f16.ts';
 
@@ -23,7 +22,7 @@ const WG = 256;
 
 /** out[t, :] = table[ids[t], :] * scale. */
 export function encodeEmbedding(gpu: Gpu, pass: GPUComputePassEncoder, a: EmbeddingArgs): void {
-  const params = createUniform(gpu.device, [a.tokens, a.dim, a.vocab, a.scale ?? 1], new Set([3]));
+  const params = gpu.uniform([a.tokens, a.dim, a.vocab, a.scale ?? 1], new Set([3]));
   dispatch(
     gpu,
     pass,

@@ -2,7 +2,7 @@
 // (see shaders/matmul.wgsl; weight layouts in src/quant/pack.ts). T <= DECODE_MAX_T runs the decode
 // kernel (weights read once for all rows), larger T the tiled prefill kernel.
 import type { Gpu } from '../gpu/context.ts';
-import { createStorage, createUniform } from '../gpu/buffers.ts';
+import { createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import type { PipelineSpec } from '../gpu/pipelines.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from '../quant/pack.ts';
@@ -101,7 +101,7 @@ export function encodeMatmul(gpu: Gpu, pass: GPUComputePassEncoder, a: MatmulArg
   const variant = a.variant ?? (t <= DECODE_MAX_T ? 'decode' : 'prefill');
   const tilesN = Math.ceil(w.n / PREFILL_BN);
   const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
-  const params = createUniform(gpu.device, [t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, 0, 0, 0]);
+  const params = gpu.uniform([t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, 0, 0, 0]);
   const xVec4 = w.k % 4 === 0 && (a.xOffset ?? 0) % 4 === 0;
   const bindings: GPUBuffer[] = [a.x, w.data, a.out, params, a.bias ?? dummyBuffer(gpu)];
   if (quant) bindings.push(w.scales!);

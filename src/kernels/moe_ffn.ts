@@ -7,7 +7,7 @@ import { STORAGE, Usage, createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import { paddedCols } from '../quant/pack.ts';
 import type { RouterMode } from '../routing/types.ts';
-import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, moeUniform, type GpuPolicy } from './moe_router.ts';
+import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, type GpuPolicy } from './moe_router.ts';
 
 /** Tokens per FFN workgroup (TILE in shaders/moe_ffn.wgsl). */
 export const MOE_TILE = 8;
@@ -113,7 +113,7 @@ export interface MoeListsArgs {
 
 /** Encode the per-expert lists, active experts, tile table and indirect args (one workgroup). */
 export function encodeMoeLists(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeListsArgs): void {
-  const params = moeUniform(gpu, [a.T, a.E, a.kMax, MOE_TILE, Math.ceil(a.I / MOE_ROWS), Math.ceil(a.H / MOE_ROWS), 0, 0]);
+  const params = gpu.uniform([a.T, a.E, a.kMax, MOE_TILE, Math.ceil(a.I / MOE_ROWS), Math.ceil(a.H / MOE_ROWS), 0, 0]);
   dispatch(gpu, pass, { shader: 'moe_lists', constants: { WG: 256 } },
     [a.ids, a.weights, a.ecount, a.list, a.tiles, a.meta, params], [1, 1, 1]);
 }
@@ -153,7 +153,7 @@ export function encodeMoeFfn(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeFfnArg
   const f = a.format;
   const quant = f === 'int8' || f === 'int4';
   const group = a.group ?? 32;
-  const params = moeUniform(gpu, [a.H, a.I, a.kMax, paddedCols(f, a.H, group), paddedCols(f, a.I, group), group, a.hOff, 0]);
+  const params = gpu.uniform([a.H, a.I, a.kMax, paddedCols(f, a.H, group), paddedCols(f, a.I, group), group, a.hOff, 0]);
   const defines = { W_F32: f === 'f32', W_F16: f === 'f16', W_I8: f === 'int8', W_I4: f === 'int4', W_QUANT: quant };
   if (quant && (!a.gateUpScales || !a.downScales)) throw new Error(`webmoe: ${f} expert weights need gateUpScales and downScales`);
   // Explicit binding numbers: each entry point's 'auto' layout holds only the bindings it uses.
@@ -191,7 +191,7 @@ export interface MoeCombineArgs {
 /** Encode the deterministic combine: sum of the used slots in slot order, optionally onto a residual. */
 export function encodeMoeCombine(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeCombineArgs): void {
   const mode = a.residual ? 2 : a.accumulate ? 1 : 0;
-  const params = moeUniform(gpu, [a.T, a.H, a.kMax, mode]);
+  const params = gpu.uniform([a.T, a.H, a.kMax, mode]);
   dispatch(gpu, pass, { shader: 'moe_combine', constants: { WG: 64 } },
     [a.ids, a.partial, a.residual ?? a.partial, a.out, params], grid1d(gpu, Math.ceil((a.T * a.H) / 64)));
 }

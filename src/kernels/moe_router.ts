@@ -1,7 +1,6 @@
 // Router scores and routing policies on the GPU (shaders/moe_router.wgsl, shaders/moe_route.wgsl).
 // Semantics are those of the pure-TS references in src/routing/ (see types.ts there).
 import type { Gpu } from '../gpu/context.ts';
-import { createUniform } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import type { RouterMode } from '../routing/types.ts';
 
@@ -13,23 +12,6 @@ const MODE: Record<RouterMode, number> = { softmax: 0, topk_softmax: 1, sigmoid:
 // Uniform buffers by content, per device: a decode step re-encodes the same few parameter blocks for every
 // layer and step, so after the first step the MoE path creates no buffers. Entries are dropped (not
 // destroyed: pending command buffers may still use them) when the cache grows past its cap.
-const uniformCache = new WeakMap<Gpu, Map<string, GPUBuffer>>();
-const UNIFORM_CACHE_CAP = 4096;
-
-/** A cached uniform buffer holding `words` (u32, or f32 at the indices in `floats`); never write to it. */
-export function moeUniform(gpu: Gpu, words: readonly number[], floats: ReadonlySet<number> = new Set()): GPUBuffer {
-  let m = uniformCache.get(gpu);
-  if (!m) uniformCache.set(gpu, (m = new Map()));
-  const key = words.map((w, i) => (floats.has(i) ? `f${w}` : String(w >>> 0))).join(',');
-  let b = m.get(key);
-  if (!b) {
-    if (m.size >= UNIFORM_CACHE_CAP) m.clear();
-    b = createUniform(gpu.device, words, floats, 'moe.params');
-    m.set(key, b);
-  }
-  return b;
-}
-
 export interface MoeScoresArgs {
   /** [T, E] f32 router logits. */
   logits: GPUBuffer;
@@ -42,7 +24,7 @@ export interface MoeScoresArgs {
 
 /** Encode router scores g = softmax(logits) or sigmoid(logits), one thread per token. */
 export function encodeMoeScores(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeScoresArgs): void {
-  const params = moeUniform(gpu, [a.T, a.E, MODE[a.mode], 0]);
+  const params = gpu.uniform([a.T, a.E, MODE[a.mode], 0]);
   dispatch(gpu, pass, { shader: 'moe_router', constants: { WG: 64 } }, [a.logits, a.scores, params], grid1d(gpu, Math.ceil(a.T / 64)));
 }
 
@@ -97,7 +79,7 @@ export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRout
   const kAvg = pol.kind === 'alloc_t' ? pol.k : 0;
   const words = [a.T, a.E, a.kMax, kSel, policy, MODE[a.mode], a.normTopk ? 1 : 0, a.expertBias ? 1 : 0,
     a.scale ?? 1, budget, fraction, tau, kAvg, a.counterIndex ?? 0, 0, 0];
-  const params = moeUniform(gpu, words, new Set([8, 10, 11, 12]));
+  const params = gpu.uniform(words, new Set([8, 10, 11, 12]));
   const bias = a.expertBias ?? a.scores; // unread when hasBias = 0
   dispatch(gpu, pass, { shader: 'moe_route', constants: { WG: 256 } },
     [a.logits, a.scores, bias, a.ids, a.weights, a.scratch, a.counters, params], [1, 1, 1]);
@@ -125,6 +107,6 @@ export interface MoeSereArgs {
 
 /** Encode SERE re-routing of baseline ids (weights untouched); rewrites the distinct counter. */
 export function encodeMoeSere(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeSereArgs): void {
-  const params = moeUniform(gpu, [a.T, a.E, a.kMax, a.selectTopK ?? 2, a.threshold ?? 0.1, a.counterIndex ?? 0, 0, 0], new Set([4]));
+  const params = gpu.uniform([a.T, a.E, a.kMax, a.selectTopK ?? 2, a.threshold ?? 0.1, a.counterIndex ?? 0, 0, 0], new Set([4]));
   dispatch(gpu, pass, { shader: 'moe_sere', constants: { WG: 256 } }, [a.ids, a.similarity, a.counters, params], [1, 1, 1]);
 }

@@ -1,5 +1,4 @@
 import type { Gpu } from '../gpu/context.ts';
-import { createUniform } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 
 export interface RmsNormArgs {
@@ -14,6 +13,6 @@ export interface RmsNormArgs {
 
 /** Encode RMSNorm over `rows` rows of length `dim` (see shaders/rmsnorm.wgsl). */
 export function encodeRmsNorm(gpu: Gpu, pass: GPUComputePassEncoder, a: RmsNormArgs): void {
-  const params = createUniform(gpu.device, [a.rows, a.dim, a.eps, a.offset ?? 0], new Set([2, 3]));
+  const params = gpu.uniform([a.rows, a.dim, a.eps, a.offset ?? 0], new Set([2, 3]));
   dispatch(gpu, pass, { shader: 'rmsnorm', constants: { WG: 64 } }, [a.x, a.weight, a.out, params], grid1d(gpu, a.rows));
 }

@@ -1,6 +1,6 @@
 // RoPE in place on q and k (see shaders/rope.wgsl); frequencies precomputed on the CPU.
 import type { Gpu } from '../gpu/context.ts';
-import { createStorage, createUniform } from '../gpu/buffers.ts';
+import { createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import { ropeTables, type RopeConfig } from '../reference/rope.ts';
 
@@ -40,7 +40,7 @@ export interface RopeArgs {
 /** Rotate q and k of `tokens` tokens at their positions. */
 export function encodeRope(gpu: Gpu, pass: GPUComputePassEncoder, a: RopeArgs): void {
   const { headDim, rotDim } = a.rope;
-  const params = createUniform(gpu.device, [
+  const params = gpu.uniform([
     a.tokens, a.nHeads, a.nKvHeads, headDim, rotDim,
     a.qStride ?? a.nHeads * headDim, a.kStride ?? a.nKvHeads * headDim, a.rope.attentionScaling,
   ], new Set([7]));

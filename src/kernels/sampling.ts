@@ -1,7 +1,6 @@
 // Token selection on the GPU: argmax and temperature/top-k/top-p sampling per row of logits
 // (see shaders/argmax.wgsl, shaders/sample.wgsl; exact semantics in src/reference/sampling.ts).
 import type { Gpu } from '../gpu/context.ts';
-import { createUniform } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 
 export interface ArgmaxArgs {
@@ -15,7 +14,7 @@ export interface ArgmaxArgs {
 
 /** out[r] = argmax(logits[r, :]), ties -> lowest index. */
 export function encodeArgmax(gpu: Gpu, pass: GPUComputePassEncoder, a: ArgmaxArgs): void {
-  const params = createUniform(gpu.device, [a.rows, a.vocab, 0, 0]);
+  const params = gpu.uniform([a.rows, a.vocab, 0, 0]);
   dispatch(gpu, pass, { shader: 'argmax', constants: { WG: 256 } }, [a.logits, a.out, params], grid1d(gpu, a.rows));
 }
 
@@ -52,6 +51,6 @@ export interface SampleArgs {
 export function encodeSample(gpu: Gpu, pass: GPUComputePassEncoder, a: SampleArgs): void {
   if (a.vocab < 1 || a.vocab >= 2 ** 31) throw new Error('webmoe: sample vocab out of range');
   const nbits = 32 - Math.clz32(a.vocab);
-  const params = createUniform(gpu.device, [a.rows, a.vocab, nbits, 0]);
+  const params = gpu.uniform([a.rows, a.vocab, nbits, 0]);
   dispatch(gpu, pass, { shader: 'sample', constants: { WG: 256 } }, [a.logits, a.params, a.out, params], grid1d(gpu, a.rows));
 }

@@ -1,6 +1,5 @@
 // Row softmax with optional temperature (see shaders/softmax.wgsl).
 import type { Gpu } from '../gpu/context.ts';
-import { createUniform } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 
 export interface SoftmaxArgs {
@@ -18,6 +17,6 @@ export interface SoftmaxArgs {
 export function encodeSoftmax(gpu: Gpu, pass: GPUComputePassEncoder, a: SoftmaxArgs): void {
   const temp = a.temperature ?? 1;
   if (!(temp > 0)) throw new Error('webmoe: softmax temperature must be > 0');
-  const params = createUniform(gpu.device, [a.rows, a.n, 1 / temp, 0], new Set([2]));
+  const params = gpu.uniform([a.rows, a.n, 1 / temp, 0], new Set([2]));
   dispatch(gpu, pass, { shader: 'softmax', constants: { WG: 256 } }, [a.x, a.out, params], grid1d(gpu, a.rows));
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { Engine } from '../../src/api/engine.ts';
+import { Engine, type ChatCompletionChunk } from '../../src/api/engine.ts';
 import { createTokenizer } from '../../src/format/tokenizer.ts';
 import type { BatchModel, StepItem, StepResult } from '../../src/scheduler/types.ts';
 
@@ -57,7 +57,7 @@ describe('Engine API over the scheduler (fake model, real Qwen3 tokenizer)', () 
 
   it('chat.completions.create streams OpenAI-shaped chunks and returns a completion', async () => {
     const engine = new Engine(new ScriptModel(script), tokenizer, 'fake');
-    const chunks = [];
+    const chunks: ChatCompletionChunk[] = [];
     for await (const c of engine.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }], stream: true })) chunks.push(c);
     expect(chunks[0].choices[0].delta).toEqual({ role: 'assistant' });
     expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe(answer);
