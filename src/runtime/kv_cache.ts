@@ -39,10 +39,14 @@ export class KvCache {
     return n;
   }
 
-  /** First cache slot of the sequence. */
-  base(id: number): number {
-    this.length(id);
+  /** First cache slot of sequence `id` (allocated or not). */
+  base0(id: number): number {
     return id * this.maxContext;
+  }
+
+  /** Total slots per layer buffer. */
+  get slots(): number {
+    return this.maxSeqs * this.maxContext;
   }
 
   advance(id: number, n: number): void {

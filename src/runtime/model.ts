@@ -22,7 +22,10 @@ import type { GpuPolicy } from '../kernels/moe_router.ts';
 import type { RouterMode } from '../routing/types.ts';
 import { uploadWeights, type GpuFfn, type GpuWeights } from './weights.ts';
 import { KvCache } from './kv_cache.ts';
-import { encodeArgmax, encodeAttention, encodeClamp, encodeGatedAdd, encodeGather, encodeKvWrite, encodeRope, ropeTable, warmRuntimeOps } from './ops.ts';
+import { encodeClamp, encodeGatedAdd, encodeGather, warmRuntimeOps } from './ops.ts';
+import { encodeRope, type RopeState } from '../kernels/rope.ts';
+import { encodeAttention, encodeKvWrite } from '../kernels/attention.ts';
+import { encodeArgmax } from '../kernels/sampling.ts';
 import { sampleToken, seededRandom } from './sampling.ts';
 
 export type { GpuPolicy } from '../kernels/moe_router.ts';
@@ -76,7 +79,9 @@ export interface GenerateOptions {
 
 interface Scratch {
   ids: GPUBuffer; // u32 [T]
-  meta: GPUBuffer; // u32 [T, 2] (first cache slot of the sequence, position)
+  seqIds: GPUBuffer; // u32 [T] KV-cache sequence of each token
+  positions: GPUBuffer; // u32 [T]
+  seqStart: GPUBuffer; // u32 [maxSeqs] first cache slot of each sequence (constant)
   rows: GPUBuffer; // u32 [R] rows that get logits
   x: GPUBuffer; // residual stream [T, H]
   h: GPUBuffer; // normed [T, H]
@@ -92,7 +97,6 @@ interface Scratch {
   f3: GPUBuffer;
   routerLogits: GPUBuffer; // [T, E]
   gate1: GPUBuffer; // [T]
-  scores: GPUBuffer; // attention scratch [T, nh, maxContext]
   xs: GPUBuffer; // gathered rows [T, H]
   xsn: GPUBuffer;
   logits: GPUBuffer; // [T, V]
@@ -108,7 +112,7 @@ export class MoeModel {
   private readonly ws: MoeWorkspace | null;
   private readonly s: Scratch;
   private busy: Promise<unknown> = Promise.resolve();
-  private readonly ropeTable: GPUBuffer;
+  private readonly rope: RopeState;
 
   private constructor(
     readonly gpu: Gpu,
@@ -129,7 +133,9 @@ export class MoeModel {
     const b = (n: number, label: string) => createStorage(gpu.device, Math.max(16, n * 4), `step.${label}`);
     this.s = {
       ids: b(T, 'ids'),
-      meta: b(2 * T, 'meta'),
+      seqIds: b(T, 'seqIds'),
+      positions: b(T, 'positions'),
+      seqStart: createStorage(gpu.device, Uint32Array.from({ length: maxSeqs }, (_, i) => this.kv.base0(i)), 'step.seqStart'),
       rows: b(T, 'rows'),
       x: b(T * H, 'x'),
       h: b(T * H, 'h'),
@@ -145,7 +151,6 @@ export class MoeModel {
       f3: b(T * maxI, 'f3'),
       routerLogits: b(T * Math.max(1, spec.numExperts), 'routerLogits'),
       gate1: b(T, 'gate1'),
-      scores: b(T * nh * maxContext, 'attnScores'),
       xs: b(T * H, 'xs'),
       xsn: b(T * H, 'xsn'),
       logits: b(T * V, 'logits'),
@@ -156,7 +161,7 @@ export class MoeModel {
     this.ws = spec.layerKinds.includes('moe')
       ? createMoeWorkspace(gpu, { maxTokens: T, E: spec.numExperts, k: spec.topK, H, I: spec.moeIntermediate })
       : null;
-    this.ropeTable = createStorage(gpu.device, ropeTable(spec.rope.invFreq, maxContext), 'rope.cosSin');
+    this.rope = { invFreq: weights.invFreq, attentionScaling: spec.rope.attentionFactor, headDim: hd, rotDim: hd };
     warmRuntimeOps(gpu);
   }
 
@@ -205,7 +210,8 @@ export class MoeModel {
     const mode = req.logits ?? 'last';
     // Flatten the batch: token rows, (slot base, position) per row, rows that get logits.
     const ids: number[] = [];
-    const meta: number[] = [];
+    const seqIds: number[] = [];
+    const positions: number[] = [];
     const rows: number[] = [];
     const rowsPerSeq: number[] = [];
     const seen = new Set<number>();
@@ -217,12 +223,12 @@ export class MoeModel {
       if (start + q.tokens.length > this.maxContext) {
         throw new Error(`webmoe: sequence ${q.id} would hold ${start + q.tokens.length} tokens, more than maxContext ${this.maxContext}`);
       }
-      const base = this.kv.base(q.id);
       q.tokens.forEach((tok, i) => {
         if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`webmoe: token id ${tok} out of range [0, ${V})`);
         if (mode === 'all') rows.push(ids.length);
         ids.push(tok);
-        meta.push(base, start + i);
+        seqIds.push(q.id);
+        positions.push(start + i);
       });
       if (mode !== 'all') rows.push(ids.length - 1);
       rowsPerSeq.push(mode === 'all' ? q.tokens.length : 1);
@@ -234,7 +240,8 @@ export class MoeModel {
     const dev = gpu.device;
     gpu.assertAlive();
     dev.queue.writeBuffer(s.ids, 0, new Uint32Array(ids));
-    dev.queue.writeBuffer(s.meta, 0, new Uint32Array(meta));
+    dev.queue.writeBuffer(s.seqIds, 0, new Uint32Array(seqIds));
+    dev.queue.writeBuffer(s.positions, 0, new Uint32Array(positions));
     dev.queue.writeBuffer(s.rows, 0, new Uint32Array(rows));
     const policy = req.policy ?? this.policy;
 
@@ -276,14 +283,12 @@ export class MoeModel {
         encodeClamp(gpu, pass, { x: k, n: T * nkv * hd, c: spec.clipQkv });
         encodeClamp(gpu, pass, { x: s.v, n: T * nkv * hd, c: spec.clipQkv });
       }
-      const rope = { meta: s.meta, cosSin: this.ropeTable, T, headDim: hd, attentionFactor: spec.rope.attentionFactor };
-      encodeRope(gpu, pass, { ...rope, x: q, heads: nh });
-      encodeRope(gpu, pass, { ...rope, x: k, heads: nkv });
+      const batch = { seqIds: s.seqIds, positions: s.positions, seqStart: s.seqStart };
+      encodeRope(gpu, pass, { rope: this.rope, q, k, positions: s.positions, tokens: T, nHeads: nh, nKvHeads: nkv });
       const cache = this.kv.layer(l);
-      encodeKvWrite(gpu, pass, { k, v: s.v, kCache: cache.k, vCache: cache.v, meta: s.meta, T, kvDim: nkv * hd });
+      encodeKvWrite(gpu, pass, { ...batch, k, v: s.v, kCache: cache.k, vCache: cache.v, tokens: T, nKvHeads: nkv, headDim: hd, maxSlots: this.kv.slots });
       encodeAttention(gpu, pass, {
-        q, kCache: cache.k, vCache: cache.v, out: s.att, meta: s.meta, scratch: s.scores,
-        T, heads: nh, kvHeads: nkv, headDim: hd, scale: spec.attnScale, maxContext: this.maxContext,
+        ...batch, q, kCache: cache.k, vCache: cache.v, out: s.att, tokens: T, nHeads: nh, nKvHeads: nkv, headDim: hd, scale: spec.attnScale,
       });
       if (spec.residualMultiplier === 1) mm(s.att, L.o, s.x, L.oBias, true);
       else {
@@ -315,7 +320,7 @@ export class MoeModel {
     encodeGather(gpu, pass, { x: s.x, rows: s.rows, out: s.xs, R, dim: H });
     encodeRmsNorm(gpu, pass, { x: s.xs, weight: W.finalNorm, out: s.xsn, rows: R, dim: H, eps: spec.eps });
     encodeMatmul(gpu, pass, { x: s.xsn, w: W.lmHead, out: s.logits, t: R });
-    encodeArgmax(gpu, pass, { x: s.logits, ids: s.next, R, n: V });
+    encodeArgmax(gpu, pass, { logits: s.logits, out: s.next, rows: R, vocab: V });
     pass.end();
     const wantLogits = mode !== 'none';
     enc.copyBufferToBuffer(s.next, 0, s.readback, 0, R * 4);
@@ -381,7 +386,6 @@ export class MoeModel {
     this.kv.destroy();
     this.ws?.destroy();
     for (const b of Object.values(this.s)) (b as GPUBuffer).destroy();
-    this.ropeTable.destroy();
   }
 }
 

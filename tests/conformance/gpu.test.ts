@@ -35,6 +35,48 @@ describe('GPU forward vs transformers', () => {
       const r = await model.forward({ seqs: prompts.map((p, i) => ({ id: ids[i], tokens: p.ids })), logits: 'last' });
       ids.forEach((id) => model.freeSequence(id));
       r.logits!.forEach((l, i) => expect(maxAbsDiff(l, alone[i]), `${fx.name} batched prompt ${i}`).toBeLessThan(1e-4));
+      // mixed step: sequence A decodes its last prompt token while B prefills a whole prompt
+      const [p0, , p2] = prompts;
+      const a = model.createSequence();
+      const b = model.createSequence();
+      await model.forward({ seqs: [{ id: a, tokens: p0.ids.slice(0, -1) }], logits: 'none' });
+      const mixed = await model.forward({ seqs: [{ id: b, tokens: p2.ids }, { id: a, tokens: p0.ids.slice(-1) }] });
+      model.freeSequence(a);
+      model.freeSequence(b);
+      expect(maxAbsDiff(mixed.logits![1], alone[0]), `${fx.name} decode in a mixed step`).toBeLessThan(1e-4);
+      expect(maxAbsDiff(mixed.logits![0], alone[2]), `${fx.name} prefill in a mixed step`).toBeLessThan(1e-4);
     }, 120_000);
+  }
+});
+
+describe('weight formats converted on load', () => {
+  const gpu = useGpu();
+  const fx = listFixtures().find((f) => f.name === 'qwen3_moe')!;
+  // Rounding moves logits (and, on these random tiny models, some expert choices): check closeness for
+  // f16/int8 and that int4 logits still follow the f32 ones (correlation), i.e. the packing is right.
+  const tol = { f16: 2e-2, int8: 0.1, int4: Infinity } as const;
+  const minCorr = { f16: 0.9999, int8: 0.999, int4: 0.9 } as const;
+  const corr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    const n = b.length;
+    let ma = 0, mb = 0;
+    for (let i = 0; i < n; i++) (ma += a[i] / n), (mb += b[i] / n);
+    let ab = 0, aa = 0, bb = 0;
+    for (let i = 0; i < n; i++) (ab += (a[i] - ma) * (b[i] - mb)), (aa += (a[i] - ma) ** 2), (bb += (b[i] - mb) ** 2);
+    return ab / Math.sqrt(aa * bb);
+  };
+  for (const fmt of ['f16', 'int8', 'int4'] as const) {
+    it(fmt, async () => {
+      const model = await MoeModel.load(filesFromNodeDir(fx.dir), gpu(), { weightFormat: fmt, maxSeqs: 1, maxContext: 32, maxBatchTokens: 16 });
+      try {
+        expect(model.weights.format).toBe(fmt);
+        const p = fx.expected.prompts[0];
+        const id = model.createSequence();
+        const r = await model.forward({ seqs: [{ id, tokens: p.ids }] });
+        expect(maxAbsDiff(r.logits![0], p.last_logits)).toBeLessThan(tol[fmt]);
+        expect(corr(r.logits![0], p.last_logits)).toBeGreaterThan(minCorr[fmt]);
+      } finally {
+        model.destroy();
+      }
+    }, 60_000);
   }
 });
