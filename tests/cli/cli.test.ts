@@ -39,6 +39,21 @@ describe('webmoe logits / generate on the HF fixtures', () => {
   }
 });
 
+describe('webmoe generate sampling', () => {
+  it('--temperature/--top-p/--seed: same seed, same ids', () => {
+    const fx = fixtures.find((f) => f.name === 'qwen3_moe')!;
+    const args = ['generate', '--model', fx.dir, '--ids', '1,2,3', '--max-tokens', '12', '--temperature', '1.5', '--top-p', '0.95', '--json'];
+    const a = cli([...args, '--seed', '7']);
+    const b = cli([...args, '--seed', '7']);
+    const c = cli([...args, '--seed', '8']);
+    for (const r of [a, b, c]) expect(r.code, r.stderr).toBe(0);
+    const ids = (r: { stdout: string }) => JSON.parse(r.stdout.trim().split('\n').pop()!).ids as number[];
+    expect(ids(a)).toHaveLength(12);
+    expect(ids(a)).toEqual(ids(b));
+    expect(ids(a)).not.toEqual(ids(c));
+  }, 60_000);
+});
+
 // ---- corrupted checkpoints ----
 
 const base = fixtures.find((f) => f.name === 'qwen3_moe')!;
