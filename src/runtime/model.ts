@@ -62,6 +62,8 @@ export interface StepResult {
   next: number[];
   /** Per sequence: [V] ('last') or [n, V] flattened ('all'); absent with logits 'none'. */
   logits?: Float32Array[];
+  /** Distinct experts the whole batch used, per layer (0 for dense layers): the MoE memory-traffic metric. */
+  distinctExperts: number[];
 }
 
 export interface GenerateOptions {
@@ -155,7 +157,7 @@ export class MoeModel {
       xsn: b(T * H, 'xsn'),
       logits: b(T * V, 'logits'),
       next: b(T, 'next'),
-      readback: gpu.device.createBuffer({ size: Math.max(16, T * 4 + T * V * 4), usage: Usage.MAP_READ | Usage.COPY_DST, label: 'step.readback' }),
+      readback: gpu.device.createBuffer({ size: Math.max(16, T * 4 + spec.layers * 4 + T * V * 4), usage: Usage.MAP_READ | Usage.COPY_DST, label: 'step.readback' }),
       counters: b(Math.max(1, spec.layers), 'counters'),
     };
     this.ws = spec.layerKinds.includes('moe')
@@ -234,7 +236,7 @@ export class MoeModel {
       rowsPerSeq.push(mode === 'all' ? q.tokens.length : 1);
     }
     const T = ids.length;
-    if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [] };
+    if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [], distinctExperts: [] };
     if (T > this.maxBatchTokens) throw new Error(`webmoe: step has ${T} tokens, more than maxBatchTokens ${this.maxBatchTokens}`);
     const R = rows.length;
     const dev = gpu.device;
@@ -323,8 +325,11 @@ export class MoeModel {
     encodeArgmax(gpu, pass, { logits: s.logits, out: s.next, rows: R, vocab: V });
     pass.end();
     const wantLogits = mode !== 'none';
+    // read-back layout: next ids [R] u32, distinct experts per layer [L] u32, logits [R, V] f32
+    const L = spec.layers;
     enc.copyBufferToBuffer(s.next, 0, s.readback, 0, R * 4);
-    if (wantLogits) enc.copyBufferToBuffer(s.logits, 0, s.readback, R * 4, R * V * 4);
+    enc.copyBufferToBuffer(s.counters, 0, s.readback, R * 4, L * 4);
+    if (wantLogits) enc.copyBufferToBuffer(s.logits, 0, s.readback, (R + L) * 4, R * V * 4);
     dev.queue.submit([enc.finish()]);
     const err = await dev.popErrorScope();
     if (err) throw new Error(`webmoe: GPU validation error in the forward step: ${err.message.split('\n')[0]}`);
@@ -334,7 +339,8 @@ export class MoeModel {
     try {
       const data = s.readback.getMappedRange();
       const nextAll = new Uint32Array(data, 0, R).slice();
-      const logitsAll = wantLogits ? new Float32Array(data, R * 4, R * V).slice() : null;
+      const distinctExperts = Array.from(new Uint32Array(data, R * 4, L)).map((d, l) => (spec.layerKinds[l] === 'moe' ? d : 0));
+      const logitsAll = wantLogits ? new Float32Array(data, (R + L) * 4, R * V).slice() : null;
       const next: number[] = [];
       const logits: Float32Array[] = [];
       let r = 0;
@@ -344,7 +350,7 @@ export class MoeModel {
         r += n;
       }
       if (spec.logitScale !== 1 && logitsAll) for (let i = 0; i < logitsAll.length; i++) logitsAll[i] *= spec.logitScale;
-      return { next, logits: logitsAll ? logits : undefined };
+      return { next, logits: logitsAll ? logits : undefined, distinctExperts };
     } finally {
       s.readback.unmap();
     }

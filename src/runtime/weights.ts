@@ -4,7 +4,7 @@
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
-import { uploadWeight, destroyWeight, type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
+import { uploadWeight, destroyWeight, weightBytes, type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
 import { packF16Table } from '../kernels/embedding.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8 } from '../quant/pack.ts';
 import type { FfnRefs, MoeModelSpec, WeightRef } from '../models/spec.ts';
@@ -64,6 +64,15 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   const mats: MatmulWeight[] = [];
   let bytes = 0;
   const rd = (r: WeightRef) => readWeightF32(ckpt, r);
+  // One binding must hold a whole packed matrix (all experts of a layer for the grouped FFN): refuse
+  // clearly before allocating rather than fail inside a step.
+  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const fits = (rows: number, cols: number, what: string) => {
+    const need = weightBytes(format, rows, cols, QUANT_GROUP);
+    if (need > limit) {
+      throw new Error(`webmoe: ${what} needs ${(need / 2 ** 20).toFixed(0)} MiB in one GPU buffer as ${format}, over this device's limit of ${(limit / 2 ** 20).toFixed(0)} MiB; try a smaller weight format (f16, int8, int4)`);
+    }
+  };
   const vec = async (r: WeightRef, label: string) => {
     const b = createStorage(gpu.device, await rd(r), label);
     buffers.push(b);
@@ -72,6 +81,7 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   };
   const mat = async (r: WeightRef, label: string, fmt: WeightFormat = format) => {
     const [n, k] = r.shape;
+    fits(n, k, `tensor '${r.tensor}'`);
     const w = uploadWeight(gpu, await rd(r), n, k, fmt, { group: QUANT_GROUP, label });
     mats.push(w);
     bytes += w.bytes ?? 0;
@@ -85,6 +95,7 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   // Stack rows of several matrices with the same column count and pack them in the expert format.
   const packStack = (parts: Float32Array[], rowsEach: number, cols: number, label: string) => {
     const rows = parts.length * rowsEach;
+    fits(rows, cols, `${label} (${parts.length} x [${rowsEach}, ${cols}])`);
     const all = new Float32Array(rows * cols);
     parts.forEach((p, i) => all.set(p, i * rowsEach * cols));
     let data: GPUBuffer;
@@ -146,6 +157,7 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   buffers.push(embed);
   bytes += embed.size;
   const [V] = spec.embed.shape;
+  if (spec.tieEmbeddings) fits(V, H, 'tied lm head');
   const lmHead = spec.tieEmbeddings ? uploadWeight(gpu, embedF32, V, H, format, { group: QUANT_GROUP, label: 'lmHead' }) : await mat(spec.lmHead, 'lmHead');
   if (spec.tieEmbeddings) {
     mats.push(lmHead);

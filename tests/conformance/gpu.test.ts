@@ -34,6 +34,11 @@ describe('GPU forward vs transformers', () => {
       const ids = prompts.map(() => model.createSequence());
       const r = await model.forward({ seqs: prompts.map((p, i) => ({ id: ids[i], tokens: p.ids })), logits: 'last' });
       ids.forEach((id) => model.freeSequence(id));
+      // distinct experts per MoE layer: between top-k and min(E, tokens * k)
+      const T = prompts.reduce((n, p) => n + p.ids.length, 0);
+      r.distinctExperts.forEach((d, l) => {
+        if (model.spec.layerKinds[l] === 'moe') expect(d).toBeGreaterThanOrEqual(model.spec.topK), expect(d).toBeLessThanOrEqual(Math.min(model.spec.numExperts, T * model.spec.topK));
+      });
       r.logits!.forEach((l, i) => expect(maxAbsDiff(l, alone[i]), `${fx.name} batched prompt ${i}`).toBeLessThan(1e-4));
       // mixed step: sequence A decodes its last prompt token while B prefills a whole prompt
       const [p0, , p2] = prompts;
