@@ -17,6 +17,7 @@ import type { MoeModelSpec } from '../models/spec.ts';
 import { createNodeGpu } from '../gpu/node.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import type { WeightFormat } from '../kernels/matmul.ts';
+import type { GpuPolicy } from '../kernels/moe_router.ts';
 import { evalChunks, nllOfTargets } from './eval.ts';
 
 /** The embedded default model, next to the package (src/cli or dist/cli -> ../../models). */
@@ -26,7 +27,8 @@ const USAGE = `usage:
   webmoe logits   --model DIR --ids 5,17,42
   webmoe generate [--model DIR] (--prompt TEXT | --ids 1,2,3) --max-tokens N [--temperature T] [--top-p P] [--seed S] [--json]
   webmoe eval     [--model DIR] --text-file F [--batch B] [--json]
-common: --weight-format f32|f16|int8|int4 (default f32)`;
+common: --weight-format f32|f16|int8|int4 (default f32)
+        --policy baseline | reduced_topk:K | xshare:FRACTION | alloc_t:K   (expert routing, default baseline)`;
 
 class UsageError extends Error {}
 
@@ -42,6 +44,19 @@ function num(s: string | undefined, dflt: number, what: string, min = -Infinity)
   const v = Number(s);
   if (!Number.isFinite(v) || v < min) throw new UsageError(`${what} must be a number >= ${min}`);
   return v;
+}
+
+/** --policy: baseline | reduced_topk:K | xshare:FRACTION (of the baseline's distinct experts) | alloc_t:K */
+export function parsePolicy(s: string | undefined): GpuPolicy {
+  if (s === undefined || s === 'baseline') return { kind: 'baseline' };
+  const [kind, arg] = s.split(':');
+  const v = Number(arg);
+  const bad = () => new UsageError(`--policy '${s}': expected baseline, reduced_topk:K, xshare:FRACTION or alloc_t:K`);
+  if (arg === undefined || !Number.isFinite(v) || v <= 0) throw bad();
+  if (kind === 'reduced_topk' && Number.isInteger(v)) return { kind, k: v };
+  if (kind === 'alloc_t') return { kind, k: v };
+  if (kind === 'xshare' && v <= 1) return { kind, fraction: v };
+  throw bad();
 }
 
 /** Check the checkpoint completely (headers, config, every tensor's shape) before touching the GPU. */
@@ -101,15 +116,17 @@ export async function main(argv: string[]): Promise<number> {
       'text-file': { type: 'string' },
       batch: { type: 'string' },
       'weight-format': { type: 'string' },
+      policy: { type: 'string' },
     },
   });
   const dir = path.resolve(o.model ?? DEFAULT_MODEL);
   const wf = (o['weight-format'] ?? 'f32') as WeightFormat;
   if (!['f32', 'f16', 'int8', 'int4'].includes(wf)) throw new UsageError('--weight-format must be f32, f16, int8 or int4');
+  const policy = parsePolicy(o.policy);
 
   if (cmd === 'logits') {
     const ids = parseIds(o.ids);
-    const model = await loadModel(dir, { weightFormat: wf, maxSeqs: 1, maxContext: ids.length, maxBatchTokens: ids.length });
+    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: ids.length, maxBatchTokens: ids.length });
     const id = model.createSequence();
     const r = await model.forward({ seqs: [{ id, tokens: ids }], logits: 'all' });
     const V = model.spec.vocabSize;
@@ -129,7 +146,7 @@ export async function main(argv: string[]): Promise<number> {
     const tok = await tryTokenizer(dir, o.prompt !== undefined);
     const prompt = o.prompt !== undefined ? tok!.encode(o.prompt) : parseIds(o.ids);
     if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
-    const model = await loadModel(dir, { weightFormat: wf, maxSeqs: 1, maxContext: Math.min(prompt.length + maxTokens, 4096) });
+    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: Math.min(prompt.length + maxTokens, 4096) });
     const stream = tok?.createStreamDecoder({ skipSpecialTokens: true });
     const ids = await model.generate(prompt, {
       maxTokens, temperature, topP, seed,
@@ -153,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
     const bos = tok!.bosTokenId ?? spec.bosTokenId ?? tok!.eosTokenIds[0] ?? 0;
     const chunks = evalChunks(tok!.encode(text, { addSpecialTokens: false }), 128, bos);
     if (chunks.length === 0) throw new UsageError(`${o['text-file']}: no tokens to evaluate`);
-    const model = await loadModel(dir, { weightFormat: wf, maxSeqs: batch, maxContext: 129, maxBatchTokens: batch * 128 });
+    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: batch, maxContext: 129, maxBatchTokens: batch * 128 });
     let nll = 0;
     let count = 0;
     const t0 = performance.now();
