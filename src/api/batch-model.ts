@@ -39,6 +39,7 @@ export class MoeBatchModel implements BatchModel {
         const { temperature, topP, u } = it.sampling;
         return temperature > 0 ? sampleToken(r.logits![i], temperature, topP, () => u ?? Math.random()) : r.next[i];
       }),
+      distinctExperts: r.distinctExperts,
     };
   }
 }
