@@ -46,9 +46,12 @@ export async function createNodeGpu(opts: NodeGpuOptions = {}): Promise<Gpu> {
   // The Vulkan loader reads VK_ICD_FILENAMES when an instance is created, so setting it between
   // two create() calls switches drivers.
   if (!instance) {
+    // On Linux without GPU device nodes, skip probing the system drivers: there is nothing to find,
+    // and the probe makes Dawn print warnings about CPU drivers it rejects.
+    const noGpuNodes = process.platform === 'linux' && !existsSync('/dev/dri') && !existsSync('/dev/nvidia0');
     const first = create([]);
     instance = first;
-    if (!process.env.VK_ICD_FILENAMES && !(await first.requestAdapter())) {
+    if (!process.env.VK_ICD_FILENAMES && (noGpuNodes || !(await first.requestAdapter()))) {
       const icd = SOFTWARE_ICDS.find((p) => existsSync(p));
       if (icd) {
         process.env.VK_ICD_FILENAMES = icd;
