@@ -255,12 +255,12 @@ export class MoeModel {
       encodeMatmul(gpu, pass, { x, w, out, t: T, bias, accumulate });
     // out-projection-like branch output in `y` [T, H] added to the residual stream with the multiplier
     const addResidual = (y: GPUBuffer) => encodeAdd(gpu, pass, { x: s.x, y, n: T * H, scale: spec.residualMultiplier });
-    const swiglu = (f: GpuFfn, out: GPUBuffer) => {
+    const swiglu = (f: GpuFfn, out: GPUBuffer, accumulate = false) => {
       const I = f.gate.n;
       mm(s.h, f.gate, s.f1);
       mm(s.h, f.up, s.f2);
       encodeSiluMul(gpu, pass, { gate: s.f1, up: s.f2, out: s.f3, tokens: T, inter: I });
-      mm(s.f3, f.down, out);
+      mm(s.f3, f.down, out, undefined, accumulate);
     };
 
     encodeEmbedding(gpu, pass, { ids: s.ids, table: W.embed, out: s.x, tokens: T, dim: H, vocab: V, scale: spec.embeddingMultiplier, format: W.embedFormat });
@@ -313,6 +313,8 @@ export class MoeModel {
           mm(s.h, L.shared.gate1, s.gate1);
           encodeGatedAdd(gpu, pass, { x: s.x, y: s.tmp, gate: s.gate1, T, dim: H, scale: spec.residualMultiplier });
         }
+      } else if (spec.residualMultiplier === 1) {
+        swiglu(L.dense!, s.x, true);
       } else {
         swiglu(L.dense!, s.tmp);
         addResidual(s.tmp);
