@@ -6,9 +6,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const built = path.join(root, 'dist', 'cli', 'main.js');
+// A library build with a `cli` entry (vite lib entry 'cli/main' or 'cli') puts it at one of these.
+const built = [path.join(root, 'dist', 'cli', 'main.js'), path.join(root, 'dist', 'cli.js')].find((p) => existsSync(p));
 let mod;
-if (existsSync(built)) {
+if (built) {
   mod = await import(pathToFileURL(built).href);
 } else {
   try {
