@@ -155,9 +155,10 @@ export class MoeModel {
       gate1: b(T, 'gate1'),
       xs: b(T * H, 'xs'),
       xsn: b(T * H, 'xsn'),
-      logits: b(T * V, 'logits'),
+      // sized for one row per sequence; grown on demand by steps that want logits at every position
+      logits: b(maxSeqs * V, 'logits'),
       next: b(T, 'next'),
-      readback: gpu.device.createBuffer({ size: Math.max(16, T * 4 + spec.layers * 4 + T * V * 4), usage: Usage.MAP_READ | Usage.COPY_DST, label: 'step.readback' }),
+      readback: this.readbackBuffer(maxSeqs),
       counters: b(Math.max(1, spec.layers), 'counters'),
     };
     this.ws = spec.layerKinds.includes('moe')
@@ -165,6 +166,22 @@ export class MoeModel {
       : null;
     this.rope = { invFreq: weights.invFreq, attentionScaling: spec.rope.attentionFactor, headDim: hd, rotDim: hd };
     warmRuntimeOps(gpu);
+  }
+
+  /** Host-visible buffer for a step's results with `rows` logit rows: next ids, counters, logits. */
+  private readbackBuffer(rows: number): GPUBuffer {
+    const bytes = Math.max(this.maxBatchTokens, rows) * 4 + this.spec.layers * 4 + rows * this.spec.vocabSize * 4;
+    return this.gpu.device.createBuffer({ size: Math.max(16, bytes), usage: Usage.MAP_READ | Usage.COPY_DST, label: 'step.readback' });
+  }
+
+  /** Make room for `rows` rows of logits (steps with logits 'all' over many tokens). */
+  private ensureLogitRows(rows: number): void {
+    const V = this.spec.vocabSize;
+    if (this.s.logits.size >= rows * V * 4) return;
+    this.s.logits.destroy();
+    this.s.readback.destroy();
+    this.s.logits = createStorage(this.gpu.device, rows * V * 4, 'step.logits');
+    this.s.readback = this.readbackBuffer(rows);
   }
 
   /** Open the checkpoint, check every tensor against config.json, upload the weights. */
@@ -239,6 +256,7 @@ export class MoeModel {
     if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [], distinctExperts: [] };
     if (T > this.maxBatchTokens) throw new Error(`webmoe: step has ${T} tokens, more than maxBatchTokens ${this.maxBatchTokens}`);
     const R = rows.length;
+    this.ensureLogitRows(R);
     const dev = gpu.device;
     gpu.assertAlive();
     dev.queue.writeBuffer(s.ids, 0, new Uint32Array(ids));
