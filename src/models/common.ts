@@ -286,6 +286,7 @@ export function buildDecoderSpec(c: ConfigReader, o: ArchOptions): MoeModelSpec 
     eps,
     rope: ropeFromConfig(c, headDim),
     maxPositions: c.int('max_position_embeddings', 4096),
+    slidingWindow: null,
     qkNorm: o.qkNorm,
     clipQkv: o.clipQkv ?? null,
     attnScale: o.attnScale ?? 1 / Math.sqrt(headDim),

@@ -15,8 +15,8 @@ export function noSlidingWindow(c: ConfigReader): void {
   }
 }
 
-/** Mixtral's sliding_window: identical to full attention for contexts no longer than the window. */
-export function slidingWindowCap(c: ConfigReader, maxPositions: number): number {
+/** Mixtral's sliding_window (applies to every layer when set). */
+export function slidingWindow(c: ConfigReader): number | null {
   const w = c.optInt('sliding_window');
-  return w !== null && w > 0 ? Math.min(w, maxPositions) : maxPositions;
+  return w !== null && w > 0 ? w : null;
 }

@@ -2,7 +2,7 @@
 // top-k, always renormalised; no biases, no qk-norm.
 import { buildDecoderSpec, requireActivation, type ConfigReader } from './common.ts';
 import type { MoeModelSpec } from './spec.ts';
-import { slidingWindowCap } from './layout.ts';
+import { slidingWindow } from './layout.ts';
 
 export function mixtralSpec(c: ConfigReader, names: ReadonlySet<string>): MoeModelSpec {
   requireActivation(c);
@@ -23,6 +23,6 @@ export function mixtralSpec(c: ConfigReader, names: ReadonlySet<string>): MoeMod
     routerName: fused ? 'mlp.gate.weight' : 'block_sparse_moe.gate.weight',
     experts: fused ? 'fused_gate_up' : 'per_expert_w123',
   });
-  spec.maxPositions = slidingWindowCap(c, spec.maxPositions);
+  spec.slidingWindow = slidingWindow(c);
   return spec;
 }

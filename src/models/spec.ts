@@ -75,6 +75,8 @@ export interface MoeModelSpec {
   eps: number;
   rope: RopeSpec;
   maxPositions: number;
+  /** Attend only to the last `slidingWindow` positions (Mixtral's sliding_window); null = full causal. */
+  slidingWindow: number | null;
   qkNorm: QkNormKind;
   /** OLMoE clip_qkv: q, k, v clamped to [-c, c] after projection (and qk-norm). */
   clipQkv: number | null;

@@ -154,17 +154,19 @@ export function referenceForward(spec: MoeModelSpec, W: RefWeights, tokens: numb
       const att = new Float32Array(nh * hd);
       for (let head = 0; head < nh; head++) {
         const kvh = Math.floor(head / group);
-        const s = new Float64Array(t + 1);
+        // causal, and within the sliding window when there is one: positions (t - window, t]
+        const j0 = spec.slidingWindow ? Math.max(0, t - spec.slidingWindow + 1) : 0;
+        const s = new Float64Array(t + 1).fill(-Infinity);
         let m = -Infinity;
-        for (let j = 0; j <= t; j++) {
+        for (let j = j0; j <= t; j++) {
           let d = 0;
           for (let i = 0; i < hd; i++) d += q[head * hd + i] * kCache[l][j][kvh * hd + i];
           s[j] = d * spec.attnScale;
           m = Math.max(m, s[j]);
         }
         let z = 0;
-        for (let j = 0; j <= t; j++) z += s[j] = Math.exp(s[j] - m);
-        for (let j = 0; j <= t; j++) {
+        for (let j = j0; j <= t; j++) z += s[j] = Math.exp(s[j] - m);
+        for (let j = j0; j <= t; j++) {
           const p = s[j] / z;
           for (let i = 0; i < hd; i++) att[head * hd + i] += p * vCache[l][j][kvh * hd + i];
         }

@@ -309,6 +309,7 @@ export class MoeModel {
       encodeKvWrite(gpu, pass, { ...batch, k, v: s.v, kCache: cache.k, vCache: cache.v, tokens: T, nKvHeads: nkv, headDim: hd, maxSlots: this.kv.slots });
       encodeAttention(gpu, pass, {
         ...batch, q, kCache: cache.k, vCache: cache.v, out: s.att, tokens: T, nHeads: nh, nKvHeads: nkv, headDim: hd, scale: spec.attnScale,
+        window: spec.slidingWindow ?? 0,
       });
       if (spec.residualMultiplier === 1) mm(s.att, L.o, s.x, L.oBias, true);
       else {
