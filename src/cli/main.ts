@@ -5,7 +5,7 @@
  *   webmoe eval     [--model DIR] --text-file F [--batch B] [--json]
  * Any failure prints ONE line `error: ...` on stderr and exits 1.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -61,6 +61,7 @@ export function parsePolicy(s: string | undefined): GpuPolicy {
 
 /** Check the checkpoint completely (headers, config, every tensor's shape) before touching the GPU. */
 async function openModel(dir: string): Promise<{ ckpt: Checkpoint; spec: MoeModelSpec }> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`model folder ${dir} does not exist`);
   const ckpt = await openCheckpoint(filesFromNodeDir(dir));
   try {
     return { ckpt, spec: await resolveSpec(ckpt) };
@@ -70,9 +71,16 @@ async function openModel(dir: string): Promise<{ ckpt: Checkpoint; spec: MoeMode
   }
 }
 
-async function loadModel(dir: string, opts: LoadOptions): Promise<MoeModel> {
+/** Token ids must be in the vocabulary (checked before the GPU starts, like everything about the input). */
+function checkIds(spec: MoeModelSpec, ids: number[]): void {
+  const bad = ids.find((i) => i >= spec.vocabSize);
+  if (bad !== undefined) throw new UsageError(`token id ${bad} is out of range for this model (vocab_size ${spec.vocabSize})`);
+}
+
+async function loadModel(dir: string, opts: LoadOptions, ids: number[] = []): Promise<MoeModel> {
   const { ckpt, spec } = await openModel(dir);
   try {
+    checkIds(spec, ids);
     const gpu = await createNodeGpu({ onNotice: (line) => process.stderr.write(line.replace(/\s*\n\s*/g, ' ') + '\n') });
     return await MoeModel.fromCheckpoint(ckpt, spec, gpu, opts);
   } finally {
@@ -126,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
 
   if (cmd === 'logits') {
     const ids = parseIds(o.ids);
-    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: ids.length, maxBatchTokens: ids.length });
+    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: ids.length, maxBatchTokens: ids.length }, ids);
     const id = model.createSequence();
     const r = await model.forward({ seqs: [{ id, tokens: ids }], logits: 'all' });
     const V = model.spec.vocabSize;
@@ -146,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
     const tok = await tryTokenizer(dir, o.prompt !== undefined);
     const prompt = o.prompt !== undefined ? tok!.encode(o.prompt) : parseIds(o.ids);
     if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
-    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: Math.min(prompt.length + maxTokens, 4096) });
+    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: Math.min(prompt.length + maxTokens, 4096) }, prompt);
     const stream = tok?.createStreamDecoder({ skipSpecialTokens: true });
     const ids = await model.generate(prompt, {
       maxTokens, temperature, topP, seed,

@@ -135,6 +135,12 @@ describe('webmoe on bad input: one error line, non-zero exit, fast', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^error: .*nope/);
   });
+  it('token id outside the vocabulary (refused before the GPU starts)', () => {
+    const r = cli(['logits', '--model', base.dir, '--ids', '1,96']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: token id 96 .*vocab_size 96/);
+  });
   it('bad arguments', () => {
     const r = cli(['logits', '--model', base.dir, '--ids', 'a,b']);
     expect(r.code).not.toBe(0);
