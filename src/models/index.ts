@@ -2,6 +2,7 @@
 // spec needs is in the checkpoint with the expected shape and a float dtype, before anything is read.
 import { FormatError } from '../format/errors.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
+import { normalizeConfig } from '../format/config.ts';
 import { CONFIG_FILE, parseConfigJson, type ConfigReader } from './common.ts';
 import { qwen3MoeSpec } from './qwen3_moe.ts';
 import { qwen2MoeSpec } from './qwen2_moe.ts';
@@ -33,6 +34,9 @@ export function specFromConfig(c: ConfigReader, names: ReadonlySet<string>): Moe
   if (!build) {
     throw new FormatError('UNSUPPORTED', CONFIG_FILE, `model_type '${mt}' is not supported (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
   }
+  // The format layer's normalisation first: its type checks and size limits (absurd configs) apply to
+  // every architecture; the builders below read the semantics they need from the same raw keys.
+  normalizeConfig(c.raw, CONFIG_FILE);
   return build(c, names);
 }
 

@@ -115,3 +115,9 @@ describe('architecture specs', () => {
     expect(() => parseConfigJson('{"a":')).toThrow(/config\.json: not valid JSON/);
   });
 });
+
+describe('config size limits (format layer normalisation runs first)', () => {
+  it('refuses an absurd layer count before building anything', () => {
+    expect(() => spec({ ...cfg('qwen3_moe'), num_hidden_layers: 1e9 })).toThrow(/config\.json/);
+  });
+});
