@@ -41,6 +41,7 @@ export interface LoadOptions {
   maxBatchTokens?: number;
   /** Default routing policy of every step (default baseline top-k, HF semantics). */
   policy?: GpuPolicy;
+  /** Weight bytes read from the checkpoint so far, after each tensor (or expert slice). */
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -186,7 +187,7 @@ export class MoeModel {
 
   /** Open the checkpoint, check every tensor against config.json, upload the weights. */
   static async load(files: CheckpointFiles, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
-    const ckpt = await openCheckpoint(files, { onProgress: opts.onProgress });
+    const ckpt = await openCheckpoint(files);
     try {
       return await MoeModel.fromCheckpoint(ckpt, await resolveSpec(ckpt), gpu, opts);
     } finally {
@@ -196,7 +197,7 @@ export class MoeModel {
 
   /** Upload an already opened and checked checkpoint (see resolveSpec); the caller closes it. */
   static async fromCheckpoint(ckpt: Checkpoint, spec: MoeModelSpec, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
-    const weights = await uploadWeights(gpu, ckpt, spec, opts.weightFormat ?? 'f32');
+    const weights = await uploadWeights(gpu, ckpt, spec, opts.weightFormat ?? 'f32', opts.onProgress);
     const maxContext = Math.min(opts.maxContext ?? 512, spec.maxPositions);
     return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' });
   }

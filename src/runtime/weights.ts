@@ -3,7 +3,8 @@
 // stacked as the grouped MoE FFN expects, norms / biases / RoPE frequencies as f32.
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
-import type { Checkpoint } from '../format/checkpoint.ts';
+import type { Checkpoint, LoadProgress } from '../format/checkpoint.ts';
+import { tensorByteLength } from '../format/safetensors.ts';
 import { uploadWeight, destroyWeight, weightBytes, type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
 import { packF16Table } from '../kernels/embedding.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8 } from '../quant/pack.ts';
@@ -59,11 +60,20 @@ export interface GpuWeights {
 /** Quantisation group for int8/int4. */
 export const QUANT_GROUP = 32;
 
-export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSpec, format: WeightFormat): Promise<GpuWeights> {
+export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSpec, format: WeightFormat, onProgress?: (p: LoadProgress) => void): Promise<GpuWeights> {
   const buffers: GPUBuffer[] = [];
   const mats: MatmulWeight[] = [];
   let bytes = 0;
-  const rd = (r: WeightRef) => readWeightF32(ckpt, r);
+  // progress in checkpoint bytes of the tensors the model uses (expert slices of fused tensors included)
+  let totalBytes = 0;
+  for (const name of spec.tensors.keys()) totalBytes += tensorByteLength(ckpt.get(name).info);
+  let bytesRead = 0;
+  const rd = async (r: WeightRef) => {
+    const w = await readWeightF32(ckpt, r);
+    bytesRead += (w.length * tensorByteLength(ckpt.get(r.tensor).info)) / ckpt.get(r.tensor).info.shape.reduce((a, b) => a * b, 1);
+    onProgress?.({ bytesRead, totalBytes, tensor: r.tensor });
+    return w;
+  };
   // One binding must hold a whole packed matrix (all experts of a layer for the grouped FFN): refuse
   // clearly before allocating rather than fail inside a step.
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);

@@ -12,7 +12,9 @@ describe('GPU forward vs transformers', () => {
   afterAll(() => models.forEach((m) => m.destroy()));
   for (const fx of listFixtures()) {
     it(fx.name, async () => {
-      const model = await MoeModel.load(filesFromNodeDir(fx.dir), gpu(), { maxSeqs: 4, maxContext: 64, maxBatchTokens: 32 });
+      let last = { bytesRead: 0, totalBytes: -1 };
+      const model = await MoeModel.load(filesFromNodeDir(fx.dir), gpu(), { maxSeqs: 4, maxContext: 64, maxBatchTokens: 32, onProgress: (p) => (last = p) });
+      expect(last.bytesRead).toBe(last.totalBytes);
       models.push(model);
       const prompts = fx.expected.prompts;
       const alone: Float32Array[] = [];
