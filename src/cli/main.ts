@@ -175,7 +175,9 @@ export async function main(argv: string[]): Promise<number> {
     const text = readFileSync(o['text-file'], 'utf8');
     const tok = await tryTokenizer(dir, true);
     const { spec } = await openModel(dir).then(async (m) => (await m.ckpt.close(), m));
-    const bos = tok!.bosTokenId ?? spec.bosTokenId ?? tok!.eosTokenIds[0] ?? 0;
+    // the training script's bos: config.json's bos_token_id (<|endoftext|> for webmoe-tiny)
+    const bos = spec.bosTokenId ?? tok!.bosTokenId ?? tok!.tokenToId('<|endoftext|>') ?? tok!.eosTokenIds[0];
+    if (bos === undefined) throw new UsageError('no bos token: config.json has no bos_token_id and the tokenizer none either');
     const chunks = evalChunks(tok!.encode(text, { addSpecialTokens: false }), 128, bos);
     if (chunks.length === 0) throw new UsageError(`${o['text-file']}: no tokens to evaluate`);
     const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: batch, maxContext: 129, maxBatchTokens: batch * 128 });

@@ -1,0 +1,39 @@
+// The embedded default model (models/webmoe-tiny) against transformers' own run of it
+// (eval/reference.json from tools/train/evaluate.py: fp16 file upcast to f32, like our f32 load).
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useGpu } from '../helpers/gpu.ts';
+import { filesFromNodeDir } from '../../src/format/source-node.ts';
+import { MoeModel } from '../../src/runtime/model.ts';
+import { maxAbsDiff } from './fixtures.ts';
+
+const MODEL = path.resolve(import.meta.dirname, '../../models/webmoe-tiny');
+const REF = path.join(MODEL, 'eval/reference.json');
+
+interface RefPrompt {
+  text: string;
+  ids: number[];
+  greedy: number[];
+  last_logits_head: number[];
+  argmax: number;
+}
+
+describe.skipIf(!existsSync(REF))('models/webmoe-tiny vs transformers', () => {
+  const gpu = useGpu();
+  let model: MoeModel | null = null;
+  afterAll(() => model?.destroy());
+  const prompts: RefPrompt[] = existsSync(REF) ? JSON.parse(readFileSync(REF, 'utf8')).prompts : [];
+  for (const p of prompts) {
+    it(JSON.stringify(p.text), async () => {
+      model ??= await MoeModel.load(filesFromNodeDir(MODEL), gpu(), { maxSeqs: 2, maxContext: 64, maxBatchTokens: 32 });
+      const id = model.createSequence();
+      const r = await model.forward({ seqs: [{ id, tokens: p.ids }] });
+      model.freeSequence(id);
+      const head = r.logits![0].subarray(0, p.last_logits_head.length);
+      expect(maxAbsDiff(head, p.last_logits_head)).toBeLessThan(1e-3);
+      expect(r.next[0]).toBe(p.argmax);
+      expect(await model.generate(p.ids, { maxTokens: p.greedy.length, stopIds: [] })).toEqual(p.greedy);
+    }, 120_000);
+  }
+});
