@@ -154,7 +154,10 @@ export async function main(argv: string[]): Promise<number> {
     const tok = await tryTokenizer(dir, o.prompt !== undefined);
     const prompt = o.prompt !== undefined ? tok!.encode(o.prompt) : parseIds(o.ids);
     if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
-    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: Math.min(prompt.length + maxTokens, 4096) }, prompt);
+    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: Math.min(prompt.length + 1 + maxTokens, 4096) }, prompt);
+    // Text prompts start like the training documents did: after the bos (<|endoftext|> for webmoe-tiny).
+    const bos = model.spec.bosTokenId;
+    if (o.prompt !== undefined && bos !== null && prompt[0] !== bos) prompt.unshift(bos);
     const stream = tok?.createStreamDecoder({ skipSpecialTokens: true });
     const ids = await model.generate(prompt, {
       maxTokens, temperature, topP, seed,

@@ -34,6 +34,19 @@ describe.skipIf(!existsSync(REF) || !existsSync(SLICE))('webmoe eval on models/w
   }, 300_000);
 });
 
+describe.skipIf(!existsSync(REF))('webmoe generate with the default model', () => {
+  it('--prompt TEXT (bos prepended) gives transformers\' greedy ids', () => {
+    const ref = JSON.parse(readFileSync(REF, 'utf8'));
+    const p = ref.prompts[0] as { text: string; greedy: number[]; ids: number[] };
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/webmoe.js'), 'generate', '--prompt', p.text, '--max-tokens', String(p.greedy.length), '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const ids = JSON.parse(r.stdout.trim().split('\n').pop()!).ids as number[];
+    // HF ran with min_new_tokens (no stop at eos); we stop after eos, so compare up to it
+    expect(ids).toEqual(p.greedy.slice(0, ids.length));
+    expect(ids.length === p.greedy.length || ids[ids.length - 1] === p.ids[0]).toBe(true);
+  }, 150_000);
+});
+
 // The eval plumbing (tokenize, chunk, bos, batch, NLL) on an HF fixture with a hand-made word-level
 // tokenizer, against the same protocol computed with the plain TS reference forward.
 
