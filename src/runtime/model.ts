@@ -228,7 +228,7 @@ export class MoeModel {
     const W = this.weights;
     const { hidden: H, heads: nh, kvHeads: nkv, headDim: hd, vocabSize: V } = spec;
     const mode = req.logits ?? 'last';
-    // Flatten the batch: token rows, (slot base, position) per row, rows that get logits.
+    // Flatten the batch: token rows with their sequence and position, and the rows that get logits.
     const ids: number[] = [];
     const seqIds: number[] = [];
     const positions: number[] = [];
