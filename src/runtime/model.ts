@@ -16,13 +16,12 @@ import { encodeMatmul, type MatmulWeight, type WeightFormat } from '../kernels/m
 import { encodeRmsNorm } from '../kernels/rmsnorm.ts';
 import { encodeEmbedding } from '../kernels/embedding.ts';
 import { encodeSiluMul } from '../kernels/activations.ts';
-import { encodeAdd } from '../kernels/elementwise.ts';
+import { encodeAdd, encodeClamp, encodeGatedAdd, encodeGatherRows } from '../kernels/elementwise.ts';
 import { createMoeWorkspace, encodeMoeLayer, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import type { GpuPolicy } from '../kernels/moe_router.ts';
 import type { RouterMode } from '../routing/types.ts';
 import { uploadWeights, type GpuFfn, type GpuWeights } from './weights.ts';
 import { KvCache } from './kv_cache.ts';
-import { encodeClamp, encodeGatedAdd, encodeGather, warmRuntimeOps } from './ops.ts';
 import { encodeRope, type RopeState } from '../kernels/rope.ts';
 import { encodeAttention, encodeKvWrite } from '../kernels/attention.ts';
 import { encodeArgmax } from '../kernels/sampling.ts';
@@ -166,7 +165,6 @@ export class MoeModel {
       ? createMoeWorkspace(gpu, { maxTokens: T, E: spec.numExperts, k: spec.topK, H, I: spec.moeIntermediate })
       : null;
     this.rope = { invFreq: weights.invFreq, attentionScaling: spec.rope.attentionFactor, headDim: hd, rotDim: hd };
-    warmRuntimeOps(gpu);
   }
 
   /** Host-visible buffer for a step's results with `rows` logit rows: next ids, counters, logits. */
@@ -341,7 +339,7 @@ export class MoeModel {
       }
     }
     // logits only for the rows asked for
-    encodeGather(gpu, pass, { x: s.x, rows: s.rows, out: s.xs, R, dim: H });
+    encodeGatherRows(gpu, pass, { x: s.x, rows: s.rows, out: s.xs, R, dim: H });
     encodeRmsNorm(gpu, pass, { x: s.xs, weight: W.finalNorm, out: s.xsn, rows: R, dim: H, eps: spec.eps });
     encodeMatmul(gpu, pass, { x: s.xsn, w: W.lmHead, out: s.logits, t: R });
     encodeArgmax(gpu, pass, { logits: s.logits, out: s.next, rows: R, vocab: V });
