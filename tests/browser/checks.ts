@@ -9,6 +9,10 @@ import { encodeMatmul, uploadWeight } from '../../src/kernels/matmul.ts';
 import { matmulRef } from '../../src/reference/matmul.ts';
 import { roundToF16 } from '../../src/quant/f16.ts';
 import { dequantizeInt4, quantizeInt4 } from '../../src/quant/pack.ts';
+import { encodeAttention, encodeKvWrite } from '../../src/kernels/attention.ts';
+import { attentionRef, kvWriteRef } from '../../src/reference/attention.ts';
+import { encodeMoeRoute, encodeMoeScores } from '../../src/kernels/moe_router.ts';
+import { route } from '../../src/routing/policies.ts';
 
 export interface CheckResult {
   name: string;
@@ -63,6 +67,51 @@ async function matmulCheck(gpu: Gpu, format: 'f32' | 'f16' | 'int4', t: number):
 checks['matmul f32 decode'] = (g) => matmulCheck(g, 'f32', 1);
 checks['matmul f16 prefill'] = (g) => matmulCheck(g, 'f16', 40);
 checks['matmul int4 decode'] = (g) => matmulCheck(g, 'int4', 5);
+
+// Attention over a KV cache: a decode batch of three sequences of different lengths, GQA 4:2.
+checks['attention decode batch'] = async (gpu) => {
+  const nHeads = 4, nKvHeads = 2, headDim = 16, maxSlots = 64;
+  const seqStart = new Uint32Array([0, 20, 40]);
+  const seqIds = new Uint32Array([0, 1, 2]);
+  const positions = new Uint32Array([0, 6, 19]);
+  const row = nKvHeads * headDim, T = 3;
+  const kc = rand(maxSlots * row, 11), vc = rand(maxSlots * row, 12);
+  const k = rand(T * row, 13), v = rand(T * row, 14), q = rand(T * nHeads * headDim, 15);
+  const kcb = createStorage(gpu.device, kc), vcb = createStorage(gpu.device, vc);
+  const out = createStorage(gpu.device, T * nHeads * headDim * 4);
+  const meta = { seqIds: createStorage(gpu.device, seqIds), positions: createStorage(gpu.device, positions), seqStart: createStorage(gpu.device, seqStart) };
+  await runPass(gpu, (p) => {
+    encodeKvWrite(gpu, p, { ...meta, k: createStorage(gpu.device, k), v: createStorage(gpu.device, v), kCache: kcb, vCache: vcb, tokens: T, nKvHeads, headDim, maxSlots });
+    encodeAttention(gpu, p, { ...meta, q: createStorage(gpu.device, q), kCache: kcb, vCache: vcb, out, tokens: T, nHeads, nKvHeads, headDim, scale: 0.25 });
+  });
+  kvWriteRef(k, v, kc, vc, seqIds, positions, seqStart, nKvHeads, headDim);
+  const want = attentionRef(q, kc, vc, seqIds, positions, seqStart, { nHeads, nKvHeads, headDim }, 0.25);
+  const err = maxAbsDiff(new Float32Array(await readBuffer(gpu.device, out, T * nHeads * headDim * 4)), want);
+  return { name: 'attention decode batch', maxErr: err, tol: 1e-4, ok: err <= 1e-4 };
+};
+
+// Batch-level expert selection (XShare, budget 3) on the GPU equals the TypeScript policy.
+checks['moe xshare route'] = async (gpu) => {
+  const T = 6, E = 16, k = 4;
+  const logits = rand(T * E, 21).map((x) => Math.round(x * 40) / 10);
+  const policy = { kind: 'xshare' as const, budget: 3 };
+  const want = route(logits, T, E, k, policy, { mode: 'softmax', normTopk: true });
+  const ids = createStorage(gpu.device, T * k * 4), weights = createStorage(gpu.device, T * k * 4);
+  const counters = createStorage(gpu.device, 16);
+  const lb = createStorage(gpu.device, logits), sb = createStorage(gpu.device, T * E * 4);
+  await runPass(gpu, (p) => {
+    encodeMoeScores(gpu, p, { logits: lb, scores: sb, T, E, mode: 'softmax' });
+    encodeMoeRoute(gpu, p, {
+      logits: lb, scores: sb, ids, weights, scratch: createStorage(gpu.device, 2 * T * 4), counters, T, E, kMax: k, mode: 'softmax', normTopk: true, policy,
+    });
+  });
+  const gotIds = new Uint32Array(await readBuffer(gpu.device, ids, T * k * 4));
+  const gotW = new Float32Array(await readBuffer(gpu.device, weights, T * k * 4));
+  const distinct = new Uint32Array(await readBuffer(gpu.device, counters, 4))[0];
+  const idsOk = gotIds.every((v, i) => v === want.ids[i]) && distinct === want.distinct;
+  const err = idsOk ? maxAbsDiff(gotW, want.weights) : Infinity;
+  return { name: 'moe xshare route', maxErr: err, tol: 1e-5, ok: err <= 1e-5 };
+};
 
 export async function runChecks(gpu: Gpu): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
