@@ -18,6 +18,7 @@ import { packF16Rows, padRowsF32, quantizeInt8 } from '../src/quant/pack.ts';
 import { route } from '../src/routing/policies.ts';
 import { NO_EXPERT, type PolicyConfig, type RouterConfig } from '../src/routing/types.ts';
 import type { BenchCase, BenchResult } from './kernels.ts';
+import { seededRandom } from '../src/util/random.ts';
 
 export interface MoeShape {
   label: string;
@@ -36,17 +37,6 @@ export const TOKENS = [1, 8, 16];
 export const FORMATS: MoeWeightFormat[] = ['f32', 'f16', 'int8'];
 const ROUTER: RouterConfig = { mode: 'softmax', normTopk: true };
 
-/** Deterministic PRNG (mulberry32) so every run routes the same way. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
@@ -58,7 +48,7 @@ function gauss(r: () => number): number {
  * but overlap, like real decode batches.
  */
 export function moeLogits(T: number, E: number, seed = 7): Float32Array {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const global = Array.from({ length: E }, () => 0.8 * gauss(r));
   const topics = Array.from({ length: 4 }, () => Array.from({ length: E }, () => 1.2 * gauss(r)));
   const out = new Float32Array(T * E);
@@ -90,7 +80,7 @@ export function moePolicies(k: number, baselineDistinct: number): NamedPolicy[] 
 }
 
 function expertWeights(E: number, k: number, H: number, I: number, seed: number) {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const gu = new Float32Array(E * 2 * I * H).map(() => (r() - 0.5) * 0.1);
   const dn = new Float32Array(E * H * I).map(() => (r() - 0.5) * 0.1);
   return { gu, dn, E, k, H, I };

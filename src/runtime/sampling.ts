@@ -1,17 +1,7 @@
 // CPU sampling from read-back logits: temperature and nucleus (top-p), with a seeded PRNG so a
 // `--seed` reproduces a run.
 
-/** mulberry32: small, fast, good enough for sampling. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../util/random.ts';
 
 export function argmax(x: ArrayLike<number>): number {
   let b = 0;

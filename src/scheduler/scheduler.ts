@@ -1,7 +1,7 @@
 // Continuous batching: every step runs the decode token of each running request plus prefill chunks
 // of newly admitted ones, in one batched forward. Requests join and leave between steps.
 import { Channel } from './channel.ts';
-import { seededUniform } from './rng.ts';
+import { seededRandom } from '../util/random.ts';
 import type { BatchModel, StepItem } from './types.ts';
 
 export interface GenerateRequest {
@@ -143,7 +143,7 @@ export class Scheduler {
         pending: req.prompt.slice(),
         generated: [],
         last: -1,
-        rand: seededUniform(req.seed ?? Math.floor(Math.random() * 2 ** 32)),
+        rand: seededRandom(req.seed ?? Math.floor(Math.random() * 2 ** 32)),
         stops,
       });
     }

@@ -4,17 +4,8 @@ import {
   DTYPE_SIZE, fromArrayBuffer, readSafetensorsHeader, readTensorF32, writeSafetensors,
   type ByteSource, type Dtype, type SafetensorsHeader, type TensorToWrite,
 } from '../../src/format/safetensors.ts';
+import { seededRandom } from '../../src/util/random.ts';
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DTYPES = Object.keys(DTYPE_SIZE) as Dtype[];
 
@@ -154,7 +145,7 @@ function checkConsistent(h: SafetensorsHeader, size: number): void {
 
 describe('safetensors fuzz', () => {
   it('valid results or FormatError, never anything else', async () => {
-    const rnd = mulberry32(0x5eed);
+    const rnd = seededRandom(0x5eed);
     const counts = { ok: 0, err: 0 };
     const codes = new Map<string, number>();
     const t0 = performance.now();

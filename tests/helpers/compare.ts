@@ -1,17 +1,9 @@
 // Numeric comparison helpers shared by kernel tests.
 import { expect } from 'vitest';
+import { seededRandom } from '../../src/util/random.ts';
 
-/** Seeded PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG so failures reproduce. */
+export const rng = seededRandom;
 
 /** Uniform values in [-scale, scale). */
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {

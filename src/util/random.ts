@@ -1,5 +1,5 @@
-/** Seeded uniform random numbers (mulberry32): the same seed gives the same sampled text. */
-export function seededUniform(seed: number): () => number {
+/** Seeded uniform random numbers in [0,1) (mulberry32): small and fast; the same seed replays a run. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
