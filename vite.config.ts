@@ -13,7 +13,11 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
     lib: {
-      entry: { index: resolve(import.meta.dirname, 'src/index.ts'), node: resolve(import.meta.dirname, 'src/node.ts') },
+      entry: {
+        index: resolve(import.meta.dirname, 'src/index.ts'),
+        node: resolve(import.meta.dirname, 'src/node.ts'),
+        cli: resolve(import.meta.dirname, 'src/cli/main.ts'),
+      },
       formats: ['es'],
     },
     rollupOptions: {

@@ -6,19 +6,26 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// A library build with a `cli` entry (vite lib entry 'cli/main' or 'cli') puts it at one of these.
-const built = [path.join(root, 'dist', 'cli', 'main.js'), path.join(root, 'dist', 'cli.js')].find((p) => existsSync(p));
+// A source checkout (src/ present, tsx installed) runs the sources, so a stale dist/ never shadows
+// them; an installed package (no src/) runs the library build's `cli` entry.
+const src = path.join(root, 'src', 'cli', 'main.ts');
+const built = path.join(root, 'dist', 'cli.js');
 let mod;
-if (built) {
+let tsx = null;
+if (existsSync(src)) {
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch {
+    tsx = null;
+  }
+}
+if (tsx) {
+  tsx.register();
+  mod = await import(pathToFileURL(src).href);
+} else if (existsSync(built)) {
   mod = await import(pathToFileURL(built).href);
 } else {
-  try {
-    const { register } = await import('tsx/esm/api');
-    register();
-  } catch {
-    process.stderr.write('error: webmoe: no dist/ build and tsx is not installed (run npm install, or npm run build)\n');
-    process.exit(1);
-  }
-  mod = await import(pathToFileURL(path.join(root, 'src', 'cli', 'main.ts')).href);
+  process.stderr.write('error: webmoe: neither the sources with tsx (npm install) nor dist/cli.js (npm run build) are available\n');
+  process.exit(1);
 }
 await mod.run(process.argv.slice(2));

@@ -1,27 +1,13 @@
 // webmoe, Node entry: WebGPU through Dawn (npm `webgpu`), model folders from disk or URL, and the
 // embedded default model shipped in the package (models/webmoe-tiny).
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { defaultModelDir } from './default-model.ts';
 import { createNodeGpu, type NodeGpuOptions } from './gpu/node.ts';
 import type { Gpu } from './gpu/context.ts';
 import { filesFromUrl, type CheckpointFiles } from './format/checkpoint.ts';
 import { filesFromNodeDir } from './format/source-node.ts';
 import { loadEngine, type EngineOptions } from './api/load.ts';
 import type { Engine } from './api/engine.ts';
-
-export const DEFAULT_MODEL_NAME = 'webmoe-tiny';
-
-/** Folder of the embedded default model, found next to the package (src/ or dist/). */
-export function defaultModelDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const cand = join(dir, 'models', DEFAULT_MODEL_NAME);
-    if (existsSync(join(cand, 'config.json'))) return cand;
-    dir = dirname(dir);
-  }
-  throw new Error(`webmoe: the default model (models/${DEFAULT_MODEL_NAME}) is not in this installation`);
-}
 
 /** A model folder path, an http(s) URL, or CheckpointFiles. */
 export function modelFiles(model: string | CheckpointFiles | undefined): CheckpointFiles {
@@ -50,5 +36,6 @@ export async function createEngine(opts: CreateEngineOptions = {}): Promise<Engi
 }
 
 export { createNodeGpu } from './gpu/node.ts';
+export { defaultModelDir, DEFAULT_MODEL_NAME } from './default-model.ts';
 export { fromNodeFile, filesFromNodeDir } from './format/source-node.ts';
 export * from './index.ts';

@@ -19,9 +19,9 @@ import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import type { WeightFormat } from '../kernels/matmul.ts';
 import type { GpuPolicy } from '../kernels/moe_router.ts';
 import { evalChunks, nllOfTargets } from './eval.ts';
+import { defaultModelDir } from '../default-model.ts';
 
 /** The embedded default model, next to the package (src/cli or dist/cli -> ../../models). */
-export const DEFAULT_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/webmoe-tiny');
 
 const USAGE = `usage:
   webmoe logits   --model DIR --ids 5,17,42
@@ -127,7 +127,7 @@ export async function main(argv: string[]): Promise<number> {
       policy: { type: 'string' },
     },
   });
-  const dir = path.resolve(o.model ?? DEFAULT_MODEL);
+  const dir = o.model !== undefined ? path.resolve(o.model) : defaultModelDir();
   const wf = (o['weight-format'] ?? 'f32') as WeightFormat;
   if (!['f32', 'f16', 'int8', 'int4'].includes(wf)) throw new UsageError('--weight-format must be f32, f16, int8 or int4');
   const policy = parsePolicy(o.policy);

@@ -1,0 +1,16 @@
+// Node: where the embedded default model lives (models/webmoe-tiny next to src/ or dist/).
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const DEFAULT_MODEL_NAME = 'webmoe-tiny';
+
+export function defaultModelDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const cand = join(dir, 'models', DEFAULT_MODEL_NAME);
+    if (existsSync(join(cand, 'config.json'))) return cand;
+    dir = dirname(dir);
+  }
+  throw new Error(`webmoe: the default model (models/${DEFAULT_MODEL_NAME}) is not in this installation`);
+}
