@@ -1,5 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
+// WEBMOE_TEST_PORT lets several checkouts run their browser tests side by side on one machine.
+const port = Number(process.env.WEBMOE_TEST_PORT ?? 5199);
+
 // Debian's Chromium ships SwiftShader, which gives WebGPU without a GPU; Playwright's own browser
 // download is not needed (CHROMIUM_PATH overrides the binary on other machines).
 export default defineConfig({
@@ -9,15 +12,15 @@ export default defineConfig({
   workers: 1,
   reporter: [['list']],
   use: {
-    baseURL: 'http://127.0.0.1:5199',
+    baseURL: `http://127.0.0.1:${port}`,
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
     },
   },
   webServer: {
-    command: 'npx vite --port 5199 --strictPort --host 127.0.0.1',
-    url: 'http://127.0.0.1:5199/tests/browser/kernels.html',
+    command: `npx vite --port ${port} --strictPort --host 127.0.0.1`,
+    url: `http://127.0.0.1:${port}/tests/browser/kernels.html`,
     reuseExistingServer: !process.env.CI,
     timeout: 60_000,
   },
