@@ -1,10 +1,8 @@
 // The demo: load the embedded default model in a Worker, stream several prompts at once.
-import { WorkerEngine } from '../src/worker/client.ts';
-import type { GpuPolicy } from '../src/runtime/model.ts';
+import { createWorkerEngine, type Engine, type Policy } from '../src/index.ts';
 
 const PROMPTS = ['The whale', 'Mr. Speaker, the state of the Union', 'It was a dark and stormy night'];
-const MODEL_URL = new URL('../models/webmoe-tiny/', import.meta.url).href;
-const POLICIES: Record<string, GpuPolicy> = {
+const POLICIES: Record<string, Policy> = {
   baseline: { kind: 'baseline' },
   xshare75: { kind: 'xshare', fraction: 0.75 },
   xshare50: { kind: 'xshare', fraction: 0.5 },
@@ -38,19 +36,24 @@ const outputs: { input: HTMLInputElement; out: HTMLElement }[] = PROMPTS.map((p)
   return { input, out };
 });
 
-let engine = WorkerEngine.create();
+let engine: Engine | null = null;
 let loadedPolicy = 'baseline';
-let running: { cancel(): void }[] = [];
+let running: AbortController[] = [];
 const state = { steps: 0, tokens: 0, ms: 0 };
 
 async function load(policy: string): Promise<void> {
   go.disabled = true;
   status.textContent = 'loading model…';
   const t0 = performance.now();
-  const info = await engine.load({ modelUrl: MODEL_URL, policy: POLICIES[policy], maxSequences: 4 }, (p) => {
-    status.textContent = `loading model… ${(p.bytesRead / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`;
+  engine = await createWorkerEngine({
+    policy: POLICIES[policy],
+    maxSequences: 4,
+    onProgress: (p) => {
+      status.textContent = `loading model (${p.stage}, ${p.from})… ${(p.bytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`;
+    },
   });
-  await engine.onStep((m) => {
+  const info = engine.info;
+  engine.onStep((m) => {
     state.steps++;
     state.tokens += m.decodeTokens;
     state.ms += m.ms;
@@ -66,8 +69,7 @@ async function load(policy: string): Promise<void> {
 
 async function generateAll(): Promise<void> {
   if (policySel.value !== loadedPolicy) {
-    await engine.dispose();
-    engine = WorkerEngine.create();
+    await engine?.dispose();
     await load(policySel.value);
   }
   go.disabled = true;
@@ -82,7 +84,9 @@ async function generateAll(): Promise<void> {
     p.textContent = input.value;
     const gen = document.createElement('span');
     out.append(p, gen);
-    const g = engine.generate(input.value, { maxTokens, temperature, seed: 1234 + i });
+    const ac = new AbortController();
+    running[i] = ac;
+    const g = engine!.generate(input.value, { maxTokens, temperature, seed: 1234 + i, signal: ac.signal });
     texts[i] = '';
     void (async () => {
       for await (const c of g) {
@@ -92,7 +96,6 @@ async function generateAll(): Promise<void> {
     })();
     return g;
   });
-  running = streams;
   const results = await Promise.allSettled(streams.map((s) => s.result));
   (window as unknown as { __demo: unknown }).__demo = {
     ready: true,
@@ -104,7 +107,7 @@ async function generateAll(): Promise<void> {
 }
 
 go.onclick = () => void generateAll().catch((e) => (status.textContent = `error: ${(e as Error).message}`));
-stop.onclick = () => running.forEach((r) => r.cancel());
+stop.onclick = () => running.forEach((r) => r.abort());
 load('baseline').catch((e) => {
   status.textContent = `error: ${(e as Error).message}`;
   (window as unknown as { __demo: unknown }).__demo = { error: String((e as Error).message) };

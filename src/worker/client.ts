@@ -1,49 +1,61 @@
-// Page side of the engine Worker: the same generate() streaming shape as Engine, over comlink.
+// Page side of the engine Worker: the `Engine` interface over comlink. The model runs in the Worker,
+// so decoding never blocks the page.
 import * as Comlink from 'comlink';
-import type { WorkerApi, WorkerLoadOptions, LoadProgress } from './protocol.ts';
-import type { GenerateChunk, GenerateOptions, GenerateOutput } from '../api/engine.ts';
-import type { StepMetrics } from '../scheduler/scheduler.ts';
+import type { WorkerApi, WorkerLoadOptions } from './protocol.ts';
+import type { Engine, EngineInfo, GenerateChunk, GenerateOptions, GenerateStream, LoadProgress, Prompt, StepMetrics } from '../api/types.ts';
+import { chatCompletions } from '../api/chat.ts';
 import { Channel } from '../scheduler/channel.ts';
 
-export interface WorkerGenerateStream extends AsyncIterable<GenerateChunk> {
-  readonly result: Promise<GenerateOutput>;
-  cancel(): void;
-}
+/** What the client needs of a Worker (a MessagePort works too, e.g. in tests). */
+export type WorkerLike = Comlink.Endpoint & { terminate?(): void };
 
-export class WorkerEngine {
+export class WorkerEngine implements Engine {
+  readonly chat;
   private readonly api: Comlink.Remote<WorkerApi>;
   private nextId = 1;
+  private loaded: EngineInfo | null = null;
+  private readonly stepListeners = new Set<(m: StepMetrics) => void>();
 
-  constructor(readonly worker: Worker) {
+  /** Wraps a Worker that runs serveEngine(); call load() before anything else (createWorkerEngine does). */
+  constructor(readonly worker: WorkerLike) {
     this.api = Comlink.wrap<WorkerApi>(worker);
+    this.chat = { completions: chatCompletions(this) };
   }
 
-  /** Start the engine worker shipped with webmoe (a module Worker). */
-  static create(): WorkerEngine {
-    return new WorkerEngine(new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module' }));
+  get info(): EngineInfo {
+    if (!this.loaded) throw new Error('webmoe: WorkerEngine.load() has not finished');
+    return this.loaded;
   }
 
-  load(opts: WorkerLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<{ adapter: string; model: string }> {
-    return this.api.load(opts, onProgress ? Comlink.proxy(onProgress) : undefined);
+  async load(opts: WorkerLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<EngineInfo> {
+    this.loaded = await this.api.load(opts, onProgress ? Comlink.proxy(onProgress) : undefined);
+    await this.api.onStep(Comlink.proxy((m: StepMetrics) => this.stepListeners.forEach((l) => l(m))));
+    return this.loaded;
   }
 
-  generate(prompt: string | { ids: number[] }, opts: GenerateOptions = {}): WorkerGenerateStream {
+  generate(prompt: Prompt, opts: GenerateOptions = {}): GenerateStream {
     const id = this.nextId++;
     const { signal, ...rest } = opts;
     const ch = new Channel<GenerateChunk>();
     const result = this.api.generate(id, prompt, rest, Comlink.proxy((c: GenerateChunk) => ch.push(c)));
+    // After generate's message, so the Worker knows the id when the cancel arrives (one port, in order).
+    if (signal?.aborted) void this.api.cancel(id);
+    else signal?.addEventListener('abort', () => void this.api.cancel(id), { once: true });
     result.then(() => ch.close(), (e) => ch.close(e));
-    signal?.addEventListener('abort', () => void this.api.cancel(id));
-    return { [Symbol.asyncIterator]: () => ch[Symbol.asyncIterator](), result, cancel: () => void this.api.cancel(id) };
+    return { [Symbol.asyncIterator]: () => ch[Symbol.asyncIterator](), result };
   }
 
-  onStep(cb: (m: StepMetrics) => void): Promise<void> {
-    return this.api.onStep(Comlink.proxy(cb));
+  onStep(listener: (m: StepMetrics) => void): () => void {
+    this.stepListeners.add(listener);
+    return () => this.stepListeners.delete(listener);
   }
 
   async dispose(): Promise<void> {
-    await this.api.dispose();
-    this.api[Comlink.releaseProxy]();
-    this.worker.terminate();
+    try {
+      await this.api.dispose();
+    } finally {
+      this.api[Comlink.releaseProxy]();
+      this.worker.terminate?.();
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { createEngine } from '../../src/node.ts';
-import type { Engine } from '../../src/api/engine.ts';
+import type { Engine } from '../../src/api/types.ts';
 
 // The whole product path on real WebGPU: default model, tokenizer, scheduler, batched forward.
 describe('Engine on the embedded default model (WebGPU in Node)', () => {
