@@ -32,7 +32,8 @@ export function modelLocation(model: ModelSource | undefined, name?: string): Mo
 
 const defaultCache = (): CacheKind | false => ((globalThis as { caches?: unknown }).caches ? 'cache-api' : false);
 
-function modelFiles(opts: CreateEngineOptions): CheckpointFiles {
+/** The CheckpointFiles a load reads (through the cache when it is on). */
+export function modelFiles(opts: CreateEngineOptions): CheckpointFiles {
   const { model } = opts;
   if (model instanceof Map) return filesFromMap(model);
   const loc = modelLocation(model, opts.name);

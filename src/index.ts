@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 // webmoe, browser / Web Worker entry.
 
 // Start an engine: in this thread, or in a module Worker (the page never blocks).

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 // webmoe, Node entry: WebGPU through Dawn (npm `webgpu`), model folders from disk or URL, and the
 // embedded default model shipped in the package (models/webmoe-tiny).
 import { resolve } from 'node:path';
