@@ -19,7 +19,7 @@ function need(): Engine {
 /** The expert shape from config.json (for bytes per expert), read from the same source as the model. */
 async function readConfig(req: LoadRequest): Promise<Record<string, unknown>> {
   const text = req.files
-    ? await (req.files.find((f) => f.path.split('/').at(-1) === 'config.json')?.file.text() ?? Promise.reject(new Error('config.json is not among the picked files')))
+    ? await (req.files.find((f) => f.path === 'config.json' || f.path.split('/').slice(1).join('/') === 'config.json')?.file.text() ?? Promise.reject(new Error('config.json is not among the picked files')))
     : await (await fetch(new URL('config.json', req.url!.endsWith('/') ? req.url! : req.url + '/'))).text();
   return JSON.parse(text) as Record<string, unknown>;
 }

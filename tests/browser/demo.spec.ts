@@ -114,12 +114,17 @@ test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, p
     knob.value = '1';
     knob.dispatchEvent(new Event('change'));
   });
+  // per-pane stop: the last pane ends early with finish reason 'abort', the others go on
+  await page.getByTestId('pane').nth(7).getByTestId('pane-stop').click();
   await page.waitForFunction(() => {
     const d = (window as unknown as { __demo: Demo }).__demo;
     return d.run === 2 && d.done;
   }, null, { timeout: 240_000 });
   const run2 = await demo(page);
   expect(run2.loads).toBe(1);
+  expect(run2.results[7].finishReason).toBe('abort');
+  expect(run2.results[7].tokenCount).toBeLessThan(20);
+  expect(run2.results[0].finishReason).toMatch(/^(length|stop)$/);
   expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(42);
   const decode = (s: Step) => s.decodeTokens >= 2 && s.batchTokens === s.decodeTokens;
   const runSteps = run2.steps.filter((s) => s.step > run1Last);
@@ -157,4 +162,18 @@ test('demo: clear messages when WebGPU is missing or the model does not fit', as
   await expect(page.locator('#advice')).toContainText('does not fit this device');
   await expect(page.locator('#advice')).toContainText('int8');
   await expect(page.getByTestId('status')).toContainText('could not load');
+});
+
+test('demo: loads another model from a picked folder, with a progress bar', async ({ page }) => {
+  await open(page, 'maxTokens=4&temperature=0&maxSeqs=1');
+  const first = await demo(page);
+  expect(first.loads).toBe(1);
+  await page.locator('#modelDir').setInputFiles('models/webmoe-tiny');
+  await expect(page.locator('#progress')).toBeVisible();
+  await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.loads === 2, null, { timeout: 120_000 });
+  await expect(page.getByTestId('status')).toContainText('webmoe-tiny ready');
+  await expect(page.locator('#progress')).toBeHidden();
+  const pane = page.getByTestId('pane').first();
+  await pane.getByRole('button', { name: 'Run' }).click();
+  await expect(pane.getByTestId('pane-stats')).toContainText(/4 tokens .* finish: length/, { timeout: 120_000 });
 });
