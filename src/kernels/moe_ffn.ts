@@ -152,6 +152,21 @@ export interface MoeFfnArgs {
   H: number;
   I: number;
   kMax: number;
+  /** The bound buffers hold experts [eBase, eEnd) (expert e at local index e - eBase); default all. */
+  eBase?: number;
+  eEnd?: number;
+}
+
+/** Experts [eBase, eEnd) of a layer in one set of buffers (a layer too large for one binding has several). */
+export interface MoeExpertChunk {
+  eBase: number;
+  eEnd: number;
+  /** [(eEnd - eBase) * 2I rows, kPadH], gate rows then up rows per expert. */
+  gateUp: GPUBuffer;
+  /** [(eEnd - eBase) * H rows, kPadI]. */
+  down: GPUBuffer;
+  gateUpScales?: GPUBuffer;
+  downScales?: GPUBuffer;
 }
 
 /**
@@ -169,7 +184,7 @@ export function encodeMoeFfn(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeFfnArg
   };
   const constants: Record<string, number> = blocked ? { WGB: MOE_BLOCKED_WG } : {};
   if (quant && (!a.gateUpScales || !a.downScales)) throw new Error(`webmoe: ${f} expert weights need gateUpScales and downScales`);
-  const params = gpu.uniform([a.H, a.I, a.kMax, paddedCols(f, a.H, group), paddedCols(f, a.I, group), group, a.hOff, 0, 1 << 30, 0, 0, 0]);
+  const params = gpu.uniform([a.H, a.I, a.kMax, paddedCols(f, a.H, group), paddedCols(f, a.I, group), group, a.hOff, a.eBase ?? 0, a.eEnd ?? 0xffffffff, 0, 0, 0]);
   // Explicit binding numbers: each entry point's 'auto' layout holds only the bindings it uses.
   const stages: [string, [number, GPUBuffer][], number][] = [
     ['ffn_gate_up', [[0, params], [1, a.x], [2, a.gateUp], [4, a.list], [5, a.tiles], [6, a.work], ...(quant ? [[7, a.gateUpScales!] as [number, GPUBuffer]] : [])], 0],
@@ -220,11 +235,14 @@ export interface MoeLayerArgs {
   out: GPUBuffer;
   residual?: GPUBuffer;
   accumulate?: boolean;
-  gateUp: GPUBuffer;
-  down: GPUBuffer;
-  format: MoeWeightFormat;
+  /** All experts in one set of buffers (gateUp, down, scales), or `chunks` when they are split. */
+  gateUp?: GPUBuffer;
+  down?: GPUBuffer;
   gateUpScales?: GPUBuffer;
   downScales?: GPUBuffer;
+  /** Expert buffers covering [0, E) in ascending ranges: the FFN runs once per chunk. */
+  chunks?: MoeExpertChunk[];
+  format: MoeWeightFormat;
   group?: number;
   T: number;
   mode: RouterMode;
@@ -237,7 +255,7 @@ export interface MoeLayerArgs {
   counterIndex?: number;
 }
 
-/** One MoE layer: scores -> routing policy -> expert lists -> grouped FFN -> combine (5 dispatches). */
+/** One MoE layer: scores -> routing policy -> expert lists -> grouped FFN (per expert chunk) -> combine. */
 export function encodeMoeLayer(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeLayerArgs): void {
   const { ws, T } = a;
   const { E, k, H, I } = ws.spec;
@@ -249,9 +267,17 @@ export function encodeMoeLayer(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeLaye
     T, E, kMax: k, mode: a.mode, normTopk: a.normTopk, scale: a.scale, policy: a.policy,
   });
   encodeMoeLists(gpu, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k, H, I });
-  encodeMoeFfn(gpu, pass, {
-    x: a.x, gateUp: a.gateUp, down: a.down, format: a.format, gateUpScales: a.gateUpScales, downScales: a.downScales, group: a.group,
-    list: ws.list, tiles: ws.tiles, meta: ws.meta, work: ws.work, hOff: ws.hOff, H, I, kMax: k,
-  });
+  const chunks = a.chunks ?? [{ eBase: 0, eEnd: E, gateUp: a.gateUp!, down: a.down!, gateUpScales: a.gateUpScales, downScales: a.downScales }];
+  if (chunks.some((c) => !c.gateUp || !c.down) || chunks[0].eBase !== 0 || chunks[chunks.length - 1].eEnd !== E ||
+      chunks.some((c, i) => i > 0 && c.eBase !== chunks[i - 1].eEnd)) {
+    throw new Error(`webmoe: MoE layer expert buffers must cover experts [0, ${E}) in ascending chunks`);
+  }
+  for (const c of chunks) {
+    encodeMoeFfn(gpu, pass, {
+      x: a.x, gateUp: c.gateUp, down: c.down, format: a.format, gateUpScales: c.gateUpScales, downScales: c.downScales, group: a.group,
+      list: ws.list, tiles: ws.tiles, meta: ws.meta, work: ws.work, hOff: ws.hOff, H, I, kMax: k,
+      eBase: chunks.length > 1 ? c.eBase : undefined, eEnd: chunks.length > 1 ? c.eEnd : undefined,
+    });
+  }
   encodeMoeCombine(gpu, pass, { ids: ws.ids, partial: ws.work, out: a.out, residual: a.residual, accumulate: a.accumulate, T, H, kMax: k });
 }
