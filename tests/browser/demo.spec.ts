@@ -101,6 +101,10 @@ test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, p
   await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 42));
   await page.locator('#maxTokens').fill('16');
   await page.getByTestId('run-8').click();
+  // per-pane stop: once the last pane streams, stop it; it ends with finish reason 'abort', the others go on
+  const last = page.getByTestId('pane').nth(7);
+  await expect(last.getByTestId('pane-stats')).toContainText(/\d+ tokens…/, { timeout: 240_000 });
+  await last.getByTestId('pane-stop').click();
   const run1Last = run1.steps.at(-1)!.step;
   // switch once this run has had a few all-decode baseline steps
   await page.waitForFunction((after) => {
@@ -114,8 +118,6 @@ test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, p
     knob.value = '1';
     knob.dispatchEvent(new Event('change'));
   });
-  // per-pane stop: the last pane ends early with finish reason 'abort', the others go on
-  await page.getByTestId('pane').nth(7).getByTestId('pane-stop').click();
   await page.waitForFunction(() => {
     const d = (window as unknown as { __demo: Demo }).__demo;
     return d.run === 2 && d.done;
