@@ -30,6 +30,8 @@ function keepAssetUrls(): Plugin {
 
 export default defineConfig({
   root: '.',
+  // The demo imports the package by name, as an app would; in this checkout that is the source entry.
+  resolve: { alias: [{ find: /^webmoe$/, replacement: resolve(import.meta.dirname, 'src/index.ts') }] },
   server: { port: 5173, strictPort: false },
   worker: { format: 'es' },
   plugins: [keepAssetUrls()],

@@ -4,7 +4,7 @@
 // Start an engine: in this thread, or in a module Worker (the page never blocks).
 export { createEngine, type CreateEngineOptions, type ModelSource } from './create-engine.ts';
 export { createWorkerEngine, type CreateWorkerEngineOptions } from './create-worker-engine.ts';
-export { WorkerEngine } from './worker/client.ts';
+export { WorkerEngine, WorkerDiedError } from './worker/client.ts';
 // For an app's own worker file (bundlers that cannot follow webmoe's worker URL).
 export { serveEngine, type EngineLoader } from './worker/handler.ts';
 

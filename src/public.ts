@@ -29,7 +29,8 @@ export type {
 // Errors.
 export { UnsupportedRequestError } from './api/openai.ts';
 export { FormatError, type FormatErrorCode } from './format/errors.ts';
-export { GpuUnavailableError } from './gpu/errors.ts';
+export { GpuUnavailableError, GpuDeviceLostError } from './gpu/errors.ts';
+export { EngineDisposedError, ParameterError } from './api/errors.ts';
 
 // Model files.
 export type { CheckpointFiles } from './format/checkpoint.ts';

@@ -6,6 +6,7 @@ import { loadTokenizer } from '../format/tokenizer.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { MoeModel } from '../runtime/model.ts';
+import { KvCache } from '../runtime/kv_cache.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { LocalEngine } from './engine.ts';
 import { MoeBatchModel } from './batch-model.ts';
@@ -30,6 +31,8 @@ export interface EngineOptions {
   batchWindowMs?: number;
   /** Expert routing policy of every step: baseline top-k (default, exact HF semantics), xshare, alloc_t, reduced_topk. */
   policy?: Policy;
+  /** GPU bytes the model may use (weights + KV cache); a model that needs more is refused before loading. */
+  memoryBudget?: number;
   /** The model's name in responses (default: the folder name). */
   name?: string;
   onProgress?: (p: LoadProgress) => void;
@@ -41,7 +44,7 @@ const DEFAULT_MAX_CONTEXT = 512;
 
 /** Bytes of KV cache one sequence of `maxContext` tokens holds (f32 K and V in every layer). */
 export function kvBytesPerSequence(spec: Pick<MoeModelSpec, 'layers' | 'kvHeads' | 'headDim'>, maxContext: number): number {
-  return spec.layers * 2 * maxContext * spec.kvHeads * spec.headDim * 4;
+  return 2 * spec.layers * KvCache.bytesPerLayer(1, maxContext, spec.kvHeads * spec.headDim);
 }
 
 /** Default concurrency: what the KV budget and the device's per-buffer limit allow, capped at maxBatchTokens. */
@@ -52,10 +55,9 @@ export function defaultMaxSequences(
   kvCacheBytes: number,
   maxBindingBytes: number,
 ): number {
-  const perSeq = kvBytesPerSequence(spec, maxContext);
-  const perLayerBuffer = 2 * maxContext * spec.kvHeads * spec.headDim * 4; // K and V of one layer
-  const byBudget = Math.floor(kvCacheBytes / perSeq);
-  const byBinding = Math.floor(maxBindingBytes / (perLayerBuffer / 2));
+  const byBudget = Math.floor(kvCacheBytes / kvBytesPerSequence(spec, maxContext));
+  // One layer's K (or V) buffer of all sequences must fit one storage binding.
+  const byBinding = Math.floor(maxBindingBytes / KvCache.bytesPerLayer(1, maxContext, spec.kvHeads * spec.headDim));
   return Math.max(1, Math.min(byBudget, byBinding, maxBatchTokens));
 }
 
@@ -79,6 +81,7 @@ export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineO
         maxContext,
         maxBatchTokens,
         policy: opts.policy,
+        memoryBudget: opts.memoryBudget,
         onProgress: onProgress
           ? (p) => onProgress({ stage: 'weights', file: p.tensor, from: 'local', fileBytes: 0, fileTotal: 0, bytes: p.bytesRead, totalBytes: p.totalBytes, files: 0, totalFiles: 0 })
           : undefined,

@@ -15,7 +15,7 @@ engineApiSuite('WorkerEngine (over a MessageChannel)', async (model) => {
   const { port1, port2 } = new MessageChannel();
   ports.push(port1, port2);
   serveEngine(port2, async () => localEngine(model));
-  const e = new WorkerEngine(port1);
+  const e = new WorkerEngine(Object.assign(port1, { terminate: () => port1.close() }));
   await e.load({});
   return e;
 });
