@@ -5,3 +5,5 @@ cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json --noEmit
 bash scripts/with-gpu.sh npx vitest run
 npx playwright test
+# webmoe as a dependency: pack, install into a fresh Node folder and Vite app, run README's snippets.
+bash scripts/consumer-test.sh

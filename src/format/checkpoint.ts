@@ -231,7 +231,8 @@ export async function openCheckpoint(files: CheckpointFiles, options: OpenCheckp
         for (const [t, info] of header.tensors) tensors.set(t, { file: SINGLE_FILE, source: src, info });
       } catch (e) {
         if (e instanceof FormatError && e.code === 'NOT_FOUND' && e.file === files.name) {
-          throw new FormatError('NOT_FOUND', files.name, `neither ${INDEX_FILE} nor ${SINGLE_FILE} found`, undefined, { cause: e });
+          // The cause says how the server answered (404, an index.html fallback page, ...).
+          throw new FormatError('NOT_FOUND', files.name, `neither ${INDEX_FILE} nor ${SINGLE_FILE} found (${e.message})`, undefined, { cause: e });
         }
         throw e;
       }

@@ -8,7 +8,7 @@ import { filesFromNodeDir } from '../../src/format/source-node.ts';
 // answers index.html for unknown paths, the Hugging Face layout with a redirect, page-relative URLs,
 // and a full storage quota.
 const DIR = 'models/webmoe-tiny';
-const PORT = Number(process.env.WEBMOE_TEST_MODEL_PORT ?? 5198) + 1;
+const PORT = Number(process.env.WEBMOE_TEST_PORT ?? 5199) + 1; // next to the page's dev server
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 const MODEL_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
 
@@ -97,7 +97,7 @@ test.describe('loading models by URL', () => {
     await open(page);
     for (const cache of [false, 'cache-api'] as const) {
       const err = await call<string | null>(page, 'failure', `${ORIGIN}/spa/missing/`, cache);
-      expect(err, `cache ${cache}`).toMatch(/FormatError: .*(model\.safetensors|config\.json).*answered with an HTML page/);
+      expect(err, `cache ${cache}`).toMatch(/FormatError: .*neither model\.safetensors\.index\.json nor model\.safetensors found \(.*answered with an HTML page/);
     }
     const q = await call<{ error: string; isCacheError: boolean; code: string }>(page, 'quotaError', `${ORIGIN}/plain/`);
     expect(q.isCacheError).toBe(true);

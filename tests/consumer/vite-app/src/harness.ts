@@ -1,3 +1,4 @@
+export {}; // a module: top-level await below
 // Runs one README snippet (?snippet=worker|main) as an app would, and reports to the Playwright test:
 // whether it ran to its end, the page text it wrote, and how many Workers the page started.
 const workers: string[] = [];
