@@ -89,8 +89,13 @@ export function matmulVariant(gpu: Gpu, t: number): MatmulVariant {
   return t <= DECODE_MAX_T ? 'decode' : 'prefill';
 }
 
-/** Token rows per invocation of the blocked kernel (1 or 4). */
-export const blockedRows = (t: number): number => (t >= 4 ? 4 : 1);
+/** Token rows per invocation of the blocked kernel (1, 4 or 8). */
+export const blockedRows = (t: number): number => (t >= 8 ? BLOCKED_MAX_ROWS : t >= 4 ? 4 : 1);
+let BLOCKED_MAX_ROWS = 8;
+/** Benchmarks: cap the blocked kernel's rows per invocation (4 or 8). */
+export function setBlockedMaxRows(n: 4 | 8): void {
+  BLOCKED_MAX_ROWS = n;
+}
 
 /** Pipeline spec for a weight format and variant (exported for warm-up / inspection); tb = rows per pass or invocation. */
 export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1, xVec4 = false): PipelineSpec {
@@ -104,7 +109,7 @@ export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1,
     PREFILL: variant === 'prefill',
     BLOCKED: variant === 'blocked',
   };
-  if (variant === 'blocked') Object.assign(defines, { TT: tb, TT4: tb === 4 });
+  if (variant === 'blocked') Object.assign(defines, { TT: tb, TT1: tb === 1, TT4: tb === 4, TT8: tb === 8 });
   if (variant === 'decode') Object.assign(defines, { TB: tb, NR: DECODE_NR, KS: DECODE_KS });
   return { shader: 'matmul', defines };
 }
