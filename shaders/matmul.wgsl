@@ -5,13 +5,14 @@
 // Defines: one of FMT_F32 / FMT_F16 / FMT_I8 / FMT_I4; SCALES (int formats); XV4 (K and x_off multiples
 // of 4: activations read as vec4); BLOCKED selects the register-blocked kernel (no workgroup memory, no
 // barriers; TT = 1, 4 or 8 token rows x 4 channels per invocation), else PREFILL the tiled kernel, else the
-// decode kernel with TB token rows per pass, NR channels x KS K-lanes per workgroup. Which one is fastest
+// decode kernel with TB token rows per pass, NR channels x KS K-lanes per workgroup. SPLIT: the output
+// channels go to up to three buffers (fused projections). Which one is fastest
 // depends on the adapter (src/kernels/variants.ts).
 
 struct Params {
   t: u32, n: u32, k: u32, kpad: u32,
   x_off: u32, out_off: u32, flags: u32, group: u32,
-  tiles_n: u32, pad0: u32, pad1: u32, pad2: u32,
+  tiles_n: u32, split1: u32, split2: u32, pad2: u32,
 }
 
 #if XV4
@@ -40,6 +41,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 #if SCALES
 @group(0) @binding(5) var<storage, read> scales: array<f32>;
+#endif
+#if SPLIT
+// Fused projections (q|k|v, gate|up): channels [0, split1) go to y, [split1, split2) to y1, the rest to
+// y2, each a dense [T, width] matrix of its own.
+@group(0) @binding(6) var<storage, read_write> y1: array<f32>;
+@group(0) @binding(7) var<storage, read_write> y2: array<f32>;
 #endif
 
 const FLAG_BIAS: u32 = 1u;
@@ -100,11 +107,22 @@ fn load_x(row: u32, k0: u32) -> Blk {
 }
 
 fn store(row: u32, n: u32, v: f32) {
-  let idx = p.out_off + row * p.n + n;
   var r = v;
   if ((p.flags & FLAG_BIAS) != 0u) { r += bias[n]; }
+#if SPLIT
+  // no accumulate / out_off with split outputs (checked in src/kernels/matmul.ts)
+  if (n < p.split1) {
+    y[row * p.split1 + n] = r;
+  } else if (n < p.split2) {
+    y1[row * (p.split2 - p.split1) + n - p.split1] = r;
+  } else {
+    y2[row * (p.n - p.split2) + n - p.split2] = r;
+  }
+#else
+  let idx = p.out_off + row * p.n + n;
   if ((p.flags & FLAG_ACCUMULATE) != 0u) { r += y[idx]; }
   y[idx] = r;
+#endif
 }
 
 #if BLOCKED
