@@ -55,6 +55,11 @@ export interface StepRequest {
   /** 'last' (default: logits of each sequence's last new token), 'all' (every new token), 'none'. */
   logits?: 'none' | 'last' | 'all';
   policy?: GpuPolicy;
+  /**
+   * Benchmarks: open the step's compute pass on `enc` (default: one plain pass). bench/profile.ts passes
+   * a splitter that gives each dispatch its own timestamped pass, to time the step per op family.
+   */
+  beginPass?: (enc: GPUCommandEncoder) => GPUComputePassEncoder;
 }
 
 export interface StepResult {
@@ -267,7 +272,7 @@ export class MoeModel {
     // A validation error (a kernel bug, a limit exceeded) must fail the step, not return zeros.
     dev.pushErrorScope('validation');
     const enc = dev.createCommandEncoder({ label: 'step' });
-    const pass = enc.beginComputePass({ label: 'step' });
+    const pass = req.beginPass ? req.beginPass(enc) : enc.beginComputePass({ label: 'step' });
     const mm = (x: GPUBuffer, w: MatmulWeight, out: GPUBuffer, bias?: GPUBuffer, accumulate = false) =>
       encodeMatmul(gpu, pass, { x, w, out, t: T, bias, accumulate });
     // out-projection-like branch output in `y` [T, H] added to the residual stream with the multiplier
