@@ -19,7 +19,7 @@ import { encodeGatedAdd, encodeGatherRows } from '../../src/kernels/elementwise.
 import { encodeSiluMulFused } from '../../src/kernels/activations.ts';
 import { paddedCols } from '../../src/quant/pack.ts';
 import { route } from '../../src/routing/policies.ts';
-import { NO_EXPERT, type RouterMode } from '../../src/routing/types.ts';
+import { NO_EXPERT } from '../../src/routing/types.ts';
 import { seededRandom } from '../../src/util/random.ts';
 import { QUANT_GROUP } from '../../src/runtime/weights.ts';
 import type { BenchModel } from './model.ts';
@@ -55,8 +55,7 @@ export async function strategyCases(gpu: Gpu, m: BenchModel, Ts: number[], reps:
   const ex = L.experts!;
   const fmt = m.model.weights.format;
   const { hidden: H, numExperts: E, topK: k, moeIntermediate: I } = spec;
-  const mode: RouterMode = spec.router === 'topk_softmax' ? 'topk_softmax' : 'softmax';
-  const normTopk = spec.router === 'softmax_topk_renorm';
+  const { mode, normTopk } = spec.router;
   const kPadH = paddedCols(fmt, H, QUANT_GROUP);
   const kPadI = paddedCols(fmt, I, QUANT_GROUP);
   const quant = fmt === 'int8' || fmt === 'int4';
