@@ -24,8 +24,10 @@ const opt = (f: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 
-export async function nodeModelPlans(quick: boolean, which: string[]): Promise<ModelPlan[]> {
+/** The plans of the models asked for, with their folders (the browser loads them by URL from there). */
+export async function nodeModelPlans(quick: boolean, which: string[]): Promise<{ plans: ModelPlan[]; dirs: string[] }> {
   const plans: ModelPlan[] = [];
+  const dirs: string[] = [];
   if (which.includes('default')) {
     const dir = defaultModelDir();
     const files = filesFromNodeDir(dir);
@@ -36,13 +38,15 @@ export async function nodeModelPlans(quick: boolean, which: string[]): Promise<M
       name: 'webmoe-tiny', note: 'the embedded default model, held-out text prompts', files, weightFormat: 'f16',
       prompts: promptsFromText(tok, text, PROMPTS, len),
     }, quick));
+    dirs.push(dir);
   }
   if (which.includes('synth')) {
     const shape = quick ? SYNTH_QUICK : SYNTH_FULL;
     const dir = await ensureSynthModel(join(here, 'out', 'models'), shape, (l: string) => console.log(l));
     plans.push(synthModelPlan({ name: shape.name, note: shape.note, files: filesFromNodeDir(dir), weightFormat: shape.weightFormat }, quick));
+    dirs.push(dir);
   }
-  return plans;
+  return { plans, dirs };
 }
 
 /** Write JSON, markdown and plots into `dir`. */
@@ -61,14 +65,20 @@ function slug(s: string): string {
 async function main(): Promise<void> {
   const quick = has('quick');
   const which = (opt('models') ?? 'default,synth').split(',');
-  const plans = await nodeModelPlans(quick, which);
+  const { plans, dirs } = await nodeModelPlans(quick, which);
+  const cfg = benchConfig(quick, plans);
   let report: BenchReport;
-  const gpu = await createNodeGpu({ onNotice: (l) => console.log(l) });
-  try {
-    report = await runBench(gpu, benchConfig(quick, plans), 'node (Dawn)');
-  } finally {
-    await gpu.device.queue.onSubmittedWorkDone();
-    gpu.destroy();
+  if (has('browser')) {
+    const { runInBrowser } = await import('./browser/driver.ts');
+    report = await runInBrowser(cfg, dirs, root);
+  } else {
+    const gpu = await createNodeGpu({ onNotice: (l) => console.log(l) });
+    try {
+      report = await runBench(gpu, cfg, 'node (Dawn)');
+    } finally {
+      await gpu.device.queue.onSubmittedWorkDone();
+      gpu.destroy();
+    }
   }
   const outDir = join(here, 'out', has('browser') ? 'browser' : 'node');
   const files = await writeOutputs(report, outDir);

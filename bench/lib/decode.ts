@@ -238,8 +238,9 @@ async function schedulerRun(m: BenchModel, policy: GpuPolicy, C: number, P: numb
   };
 }
 
-export async function schedulerCases(m: BenchModel, policies: NamedPolicy[], concurrency: number[], reps: number, P: number, N: number, log: (s: string) => void): Promise<SchedulerRow[]> {
-  const cases = concurrency.flatMap((C) => policies.map((p) => ({ C, p })));
+/** The baseline (policies[0]) at every C, the other policies at policyC; interleaved rounds. */
+export async function schedulerCases(m: BenchModel, policies: NamedPolicy[], concurrency: number[], policyC: number[], reps: number, P: number, N: number, log: (s: string) => void): Promise<SchedulerRow[]> {
+  const cases = concurrency.flatMap((C) => policies.filter((p, i) => i === 0 || policyC.includes(C)).map((p) => ({ C, p })));
   await schedulerRun(m, policies[0].policy, Math.max(...concurrency), P, 2); // warm-up
   const samples = await interleaved(cases, reps, (c) => schedulerRun(m, c.p.policy, c.C, P, N));
   const out: SchedulerRow[] = cases.map((c, i) => {

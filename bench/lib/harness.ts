@@ -21,8 +21,9 @@ export interface ModelPlan {
   strategyTs: number[];
   strategyReps: number;
   concurrency: number[];
-  /** Policies besides the baseline through the scheduler. */
+  /** Policies besides the baseline through the scheduler, at schedPolicyConcurrency requests (the baseline runs at every C). */
   schedPolicies: string[] | 'all';
+  schedPolicyConcurrency: number[];
   schedReps: number;
   promptLen: number;
   /** Tokens generated per request in the scheduler cases. */
@@ -127,7 +128,7 @@ export async function runBench(gpu: Gpu, cfg: BenchConfig, env: string, log: (s:
       if (plan.strategyTs.length) report.strategies.push(...await timed(`strategies ${m.src.name}`, () => strategyCases(gpu, m, plan.strategyTs, plan.strategyReps, log)));
       if (plan.concurrency.length) {
         const sp = policiesFor(m.model.spec, plan.schedPolicies);
-        report.scheduler.push(...await timed(`scheduler ${m.src.name}`, () => schedulerCases(m, sp, plan.concurrency, plan.schedReps, plan.promptLen, plan.genTokens, log)));
+        report.scheduler.push(...await timed(`scheduler ${m.src.name}`, () => schedulerCases(m, sp, plan.concurrency, plan.schedPolicyConcurrency, plan.schedReps, plan.promptLen, plan.genTokens, log)));
       }
     } finally {
       m.model.destroy();

@@ -21,11 +21,11 @@ export function defaultModelPlan(src: ModelSource, quick: boolean): ModelPlan {
   return quick
     ? {
       src, batches: [1, 8], policies: ['xshare50%', 'topk/2'], reps: 2, profileBatches: [8], strategyTs: [8], strategyReps: 2,
-      concurrency: [1, 4], schedPolicies: [], schedReps: 1, promptLen: 8, genTokens: 3, maxContext: 128,
+      concurrency: [1, 4], schedPolicies: [], schedPolicyConcurrency: [], schedReps: 1, promptLen: 8, genTokens: 3, maxContext: 128,
     }
     : {
       src, batches: [1, 4, 8, 16, 32], policies: 'all', reps: 3, profileBatches: [1, 8, 32], strategyTs: [1, 8, 32], strategyReps: 3,
-      concurrency: [1, 4, 8, 16, 32], schedPolicies: ['xshare50%'], schedReps: 1, promptLen: 16, genTokens: 6, maxContext: 256,
+      concurrency: [1, 4, 8, 16, 32], schedPolicies: ['xshare50%', 'topk/2'], schedPolicyConcurrency: [16], schedReps: 1, promptLen: 16, genTokens: 4, maxContext: 256,
     };
 }
 
@@ -33,11 +33,11 @@ export function synthModelPlan(src: ModelSource, quick: boolean): ModelPlan {
   return quick
     ? {
       src, batches: [1, 4], policies: ['xshare50%'], reps: 1, profileBatches: [4], strategyTs: [4], strategyReps: 1,
-      concurrency: [], schedPolicies: [], schedReps: 1, promptLen: 8, genTokens: 2, maxContext: 64,
+      concurrency: [], schedPolicies: [], schedPolicyConcurrency: [], schedReps: 1, promptLen: 8, genTokens: 2, maxContext: 64,
     }
     : {
-      src, batches: [1, 4, 8], policies: ['topk/2', 'xshare50%'], reps: 2, profileBatches: [1, 8], strategyTs: [1, 8], strategyReps: 2,
-      concurrency: [1, 8], schedPolicies: [], schedReps: 1, promptLen: 8, genTokens: 3, maxContext: 64,
+      src, batches: [1, 4], policies: ['topk/2', 'xshare50%'], reps: 2, profileBatches: [4], strategyTs: [1], strategyReps: 2,
+      concurrency: [1, 4], schedPolicies: [], schedPolicyConcurrency: [], schedReps: 1, promptLen: 8, genTokens: 2, maxContext: 64,
     };
 }
 
