@@ -32,9 +32,9 @@ export interface BenchModel {
 
 const matBytes = (w: MatmulWeight | undefined) => w?.bytes ?? 0;
 
-export async function loadBenchModel(gpu: Gpu, src: ModelSource, o: { maxSeqs: number; maxContext: number; maxBatchTokens: number; promptLen: number }): Promise<BenchModel> {
+export async function loadBenchModel(gpu: Gpu, src: ModelSource, o: { maxSeqs: number; maxContext: number; maxBatchTokens: number; promptLen: number; maxBindingBytes?: number }): Promise<BenchModel> {
   const t0 = performance.now();
-  const model = await MoeModel.load(src.files, gpu, { weightFormat: src.weightFormat, maxSeqs: o.maxSeqs, maxContext: o.maxContext, maxBatchTokens: o.maxBatchTokens });
+  const model = await MoeModel.load(src.files, gpu, { weightFormat: src.weightFormat, maxSeqs: o.maxSeqs, maxContext: o.maxContext, maxBatchTokens: o.maxBatchTokens, maxBindingBytes: o.maxBindingBytes });
   const loadMs = performance.now() - t0;
   const s = model.spec;
   const W = model.weights;

@@ -52,7 +52,6 @@ export async function strategyCases(gpu: Gpu, m: BenchModel, Ts: number[], reps:
   const l = spec.layerKinds.indexOf('moe');
   if (l < 0) return [];
   const L = m.model.weights.layers[l];
-  const ex = L.experts!;
   const fmt = m.model.weights.format;
   const { hidden: H, numExperts: E, topK: k, moeIntermediate: I } = spec;
   const { mode, normTopk } = spec.router;
@@ -82,23 +81,40 @@ export async function strategyCases(gpu: Gpu, m: BenchModel, Ts: number[], reps:
     }
     return { format: fmt, data, scales, n, k: kk, kPad, group: QUANT_GROUP };
   };
-  const guE = Array.from({ length: E }, (_, e) => view(ex.gateUp, ex.gateUpScales, e, 2 * I, H, kPadH, 'gu'));
-  const dnE = Array.from({ length: E }, (_, e) => view(ex.down, ex.downScales, e, H, I, kPadI, 'dn'));
+  // experts may be split into chunks of buffers (real-size models over the binding limit)
+  const chunks = L.experts!.chunks;
+  const chunkOf = (e: number) => chunks.find((c) => e >= c.eBase && e < c.eEnd)!;
+  const guE = Array.from({ length: E }, (_, e) => {
+    const c = chunkOf(e);
+    return view(c.gateUp, c.gateUpScales, e - c.eBase, 2 * I, H, kPadH, 'gu');
+  });
+  const dnE = Array.from({ length: E }, (_, e) => {
+    const c = chunkOf(e);
+    return view(c.down, c.downScales, e - c.eBase, H, I, kPadI, 'dn');
+  });
   dev.queue.submit([enc0.finish()]);
 
-  // --- dense: all experts' gate|up rows as one matrix; down rows side by side: [H, E*I] ---
-  const guAll: MatmulWeight = { format: fmt, data: ex.gateUp, scales: ex.gateUpScales, n: E * 2 * I, k: H, kPad: kPadH, group: QUANT_GROUP };
-  const relayout = async (src: GPUBuffer, rb: number) => {
-    const all = new Uint8Array(await readBuffer(dev, src, E * H * rb));
+  // --- dense, per chunk of n experts: its gate|up rows as one matrix; its down rows side by side [H, n*I] ---
+  const relayout = async (src: GPUBuffer, n: number, rb: number) => {
+    const all = new Uint8Array(await readBuffer(dev, src, n * H * rb));
     const cat = new Uint8Array(all.length);
-    for (let o = 0; o < H; o++) for (let e = 0; e < E; e++) cat.set(all.subarray((e * H + o) * rb, (e * H + o + 1) * rb), (o * E + e) * rb);
+    for (let o = 0; o < H; o++) for (let e = 0; e < n; e++) cat.set(all.subarray((e * H + o) * rb, (e * H + o + 1) * rb), (o * n + e) * rb);
     return cat;
   };
-  const dnCat: MatmulWeight = {
-    format: fmt, data: buf(await relayout(ex.down, rowBytes(kPadI)), 'dnCat'),
-    scales: quant ? buf(await relayout(ex.downScales!, scaleRowBytes(kPadI)), 'dnCat.scales') : undefined,
-    n: H, k: E * I, kPad: E * kPadI, group: QUANT_GROUP,
-  };
+  const denseChunks: { eBase: number; n: number; gu: MatmulWeight; dn: MatmulWeight; gate: GPUBuffer }[] = [];
+  for (const c of chunks) {
+    const n = c.eEnd - c.eBase;
+    denseChunks.push({
+      eBase: c.eBase, n,
+      gu: { format: fmt, data: c.gateUp, scales: c.gateUpScales, n: n * 2 * I, k: H, kPad: kPadH, group: QUANT_GROUP },
+      dn: {
+        format: fmt, data: buf(await relayout(c.down, n, rowBytes(kPadI)), 'dnCat'),
+        scales: quant ? buf(await relayout(c.downScales!, n, scaleRowBytes(kPadI)), 'dnCat.scales') : undefined,
+        n: H, k: n * I, kPad: n * kPadI, group: QUANT_GROUP,
+      },
+      gate: buf(Tmax * n * 4, 'denseGate'),
+    });
+  }
 
   // --- inputs and scratch ---
   const r = seededRandom(99);
@@ -117,7 +133,6 @@ export async function strategyCases(gpu: Gpu, m: BenchModel, Ts: number[], reps:
   const rowsG = buf(P * 4, 'rowsG');
   const perm = buf(P * 4, 'perm');
   const slotGate = buf(P * 4, 'slotGate');
-  const denseGate = buf(Tmax * E * 4, 'denseGate');
   const counters = buf(16, 'counters');
   const rb = dev.createBuffer({ size: 2 * P * 4, usage: 0x1 | 0x8, label: 'bench-strat.readback' }); // MAP_READ | COPY_DST
 
@@ -138,8 +153,7 @@ export async function strategyCases(gpu: Gpu, m: BenchModel, Ts: number[], reps:
     const pass = enc.beginComputePass();
     encodeMatmul(gpu, pass, { x, w: L.router!, out: logits, t: T });
     encodeMoeLayer(gpu, pass, {
-      ws, logits, x, out: outs.grouped, gateUp: ex.gateUp, down: ex.down, gateUpScales: ex.gateUpScales, downScales: ex.downScales,
-      format: fmt, group: QUANT_GROUP, T, mode, normTopk, policy: { kind: 'baseline' }, counters,
+      ws, logits, x, out: outs.grouped, chunks, format: fmt, group: QUANT_GROUP, T, mode, normTopk, policy: { kind: 'baseline' }, counters,
     });
     pass.end();
     await submitWait(enc);
@@ -196,16 +210,21 @@ export async function strategyCases(gpu: Gpu, m: BenchModel, Ts: number[], reps:
 
   const dense = async (T: number) => {
     const enc = dev.createCommandEncoder();
-    enc.clearBuffer(hw, 0, T * E * I * 4);
-    const pass = enc.beginComputePass();
+    let pass = enc.beginComputePass();
     front(pass, T);
-    encodeMatmul(gpu, pass, { x, w: guAll, out: fgu, t: T });
-    encodeSiluMulFused(gpu, pass, { gateUp: fgu, out: hh, tokens: T * E, inter: I });
-    encodeGatedAdd(gpu, pass, { x: hw, y: hh, gate: denseGate, T: T * E, dim: I });
-    encodeMatmul(gpu, pass, { x: hw, w: dnCat, out: outs.dense, t: T });
+    denseChunks.forEach((c, i) => {
+      // the weighted intermediates accumulate onto zeros (x += sigmoid(g) * y): clear between passes
+      pass.end();
+      enc.clearBuffer(hw, 0, T * c.n * I * 4);
+      pass = enc.beginComputePass();
+      encodeMatmul(gpu, pass, { x, w: c.gu, out: fgu, t: T });
+      encodeSiluMulFused(gpu, pass, { gateUp: fgu, out: hh, tokens: T * c.n, inter: I });
+      encodeGatedAdd(gpu, pass, { x: hw, y: hh, gate: c.gate, T: T * c.n, dim: I });
+      encodeMatmul(gpu, pass, { x: hw, w: c.dn, out: outs.dense, t: T, accumulate: i > 0 });
+    });
     pass.end();
     await submitWait(enc);
-    return 7;
+    return 3 + 4 * denseChunks.length;
   };
 
   const run: Record<Strategy, (T: number) => Promise<number>> = { grouped, loop, dense };
@@ -222,9 +241,14 @@ export async function strategyCases(gpu: Gpu, m: BenchModel, Ts: number[], reps:
       }
       const lg = new Float32Array(await readBuffer(dev, logits, T * E * 4));
       const rt = route(lg, T, E, k, { kind: 'baseline' }, { mode, normTopk });
-      const dg = new Float32Array(T * E).fill(-88);
-      for (let s = 0; s < T * k; s++) if (rt.ids[s] !== NO_EXPERT) dg[Math.floor(s / k) * E + rt.ids[s]] = logit(rt.weights[s]);
-      dev.queue.writeBuffer(denseGate, 0, dg);
+      for (const c of denseChunks) {
+        const dg = new Float32Array(T * c.n).fill(-88);
+        for (let s = 0; s < T * k; s++) {
+          const e = rt.ids[s];
+          if (e !== NO_EXPERT && e >= c.eBase && e < c.eBase + c.n) dg[Math.floor(s / k) * c.n + e - c.eBase] = logit(rt.weights[s]);
+        }
+        dev.queue.writeBuffer(c.gate, 0, dg);
+      }
       const dispatches: Record<string, number> = {};
       for (const s of STRATEGIES) dispatches[s] = await run[s](T); // warm-up (pipelines)
       const ref = new Float32Array(await readBuffer(dev, outs.grouped, T * H * 4));

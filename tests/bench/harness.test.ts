@@ -79,13 +79,15 @@ describe('bench on the GPU', () => {
     }
   });
 
-  it('the loop and dense strategies compute the grouped kernel\'s MoE layer (f32 fixture, int8 synthetic)', async () => {
+  it('the loop and dense strategies compute the grouped kernel\'s MoE layer (f32 fixture, int8 synthetic split in chunks)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'webmoe-synth-'));
     try {
       // int8 groups of 32 along the expert width: dense lays experts side by side, so I % 32 == 0
       writeSynthModel(dir, { name: 't', note: '', hidden: 64, moeIntermediate: 32, experts: 16, topK: 4, heads: 2, headDim: 32, layers: 1, vocab: 64, weightFormat: 'int8' });
-      for (const [files, weightFormat] of [[filesFromNodeDir(join(FIXTURE, 'olmoe')), 'f32'], [filesFromNodeDir(dir), 'int8']] as const) {
-        const bm = await loadBenchModel(gpu(), { name: 'fixture', note: '', files, weightFormat }, { maxSeqs: 2, maxContext: 32, maxBatchTokens: 16, promptLen: 4 });
+      // the int8 one with its experts split over 3 buffers (the real-size layout over the binding limit)
+      for (const [files, weightFormat, maxBindingBytes, nChunks] of [[filesFromNodeDir(join(FIXTURE, 'olmoe')), 'f32', undefined, 1], [filesFromNodeDir(dir), 'int8', 32 * 1024, 3]] as const) {
+        const bm = await loadBenchModel(gpu(), { name: 'fixture', note: '', files, weightFormat }, { maxSeqs: 2, maxContext: 32, maxBatchTokens: 16, promptLen: 4, maxBindingBytes });
+        expect(bm.model.weights.layers[0].experts!.chunks.length).toBe(nChunks);
         try {
           // strategyCases itself throws when an output differs from grouped by more than 1e-3 (relative)
           const rows = await strategyCases(gpu(), bm, [1, 5], 1, () => {});
@@ -96,6 +98,7 @@ describe('bench on the GPU', () => {
           const g = rows[3];
           expect(g.activeExperts).toBeLessThanOrEqual(Math.min(E, 5 * bm.model.spec.topK));
           expect(rows[4].dispatches).toBe(8 + 2 * g.activeExperts);
+          expect(rows[5].dispatches).toBe(3 + 4 * nChunks);
         } finally {
           bm.model.destroy();
         }
