@@ -69,7 +69,10 @@ const api: DemoWorkerApi = {
     aborts.set(id, ac);
     try {
       const g = need().generate(prompt, { ...opts, signal: ac.signal });
-      for await (const c of g) onChunk(c.text, c.token);
+      // Callbacks travel on their own port: wait for the last one so every chunk arrives before the result.
+      let last: unknown;
+      for await (const c of g) last = onChunk(c.text, c.token);
+      await last;
       return await g.result;
     } finally {
       aborts.delete(id);
@@ -89,17 +92,24 @@ const api: DemoWorkerApi = {
         max_tokens: opts.maxTokens,
         temperature: opts.temperature,
         seed: opts.seed,
-        signal: ac.signal,
-      });
-      for await (const c of stream) {
-        const d = c.choices[0].delta.content;
-        if (d) {
-          text += d;
-          tokens++;
-          onDelta(d);
+      }, { signal: ac.signal });
+      let last: unknown;
+      try {
+        for await (const c of stream) {
+          const d = c.choices[0]?.delta.content;
+          if (d) {
+            text += d;
+            tokens++;
+            last = onDelta(d);
+          }
+          finishReason = c.choices[0]?.finish_reason ?? finishReason;
         }
-        finishReason = c.choices[0].finish_reason ?? finishReason;
+      } catch (e) {
+        // A stopped chat stream throws the AbortError (OpenAI style); the pane shows it as 'abort'.
+        if ((e as Error)?.name !== 'AbortError') throw e;
+        finishReason = 'abort';
       }
+      await last;
       return { text, finishReason, tokens };
     } finally {
       aborts.delete(id);

@@ -177,7 +177,7 @@ export async function openCheckpoint(files: CheckpointFiles, options: OpenCheckp
       src = await files.open(rel);
     } catch (e) {
       if (e instanceof FormatError && e.code === 'NOT_FOUND') {
-        throw new FormatError('NOT_FOUND', referencedBy, `shard '${rel}' does not exist in ${files.name}`, undefined, { cause: e });
+        throw new FormatError('NOT_FOUND', referencedBy, `shard '${rel}' does not exist in ${files.name} (${e.message})`, undefined, { cause: e });
       }
       throw e;
     }
