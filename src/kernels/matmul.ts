@@ -50,14 +50,8 @@ const DECODE_KS = 16;
 const PREFILL_BT = 32;
 const PREFILL_BN = 32;
 
-const dummies = new WeakMap<Gpu, GPUBuffer>();
 function dummyBuffer(gpu: Gpu): GPUBuffer {
-  let b = dummies.get(gpu);
-  if (!b) {
-    b = createStorage(gpu.device, 16, 'matmul-no-bias');
-    dummies.set(gpu, b);
-  }
-  return b;
+  return gpu.shared('matmul-no-bias', () => createStorage(gpu.device, 16, 'matmul-no-bias'));
 }
 
 /** Token rows per pass of the decode kernel for `t` rows (a few sizes, to bound pipeline variants). */

@@ -26,6 +26,7 @@ import { encodeRope, type RopeState } from '../kernels/rope.ts';
 import { encodeAttention, encodeKvWrite } from '../kernels/attention.ts';
 import { encodeArgmax } from '../kernels/sampling.ts';
 import { sampleToken, seededRandom } from './sampling.ts';
+import { StepItemError } from '../scheduler/types.ts';
 
 export type { GpuPolicy } from '../kernels/moe_router.ts';
 
@@ -233,16 +234,19 @@ export class MoeModel {
     const rows: number[] = [];
     const rowsPerSeq: number[] = [];
     const seen = new Set<number>();
-    for (const q of req.seqs) {
-      if (seen.has(q.id)) throw new Error(`webmoe: sequence ${q.id} appears twice in one step`);
+    // Problems of one sequence name its index, so a scheduler can fail it alone and retry the rest.
+    req.seqs.forEach((q, qi) => {
+      const bad = (msg: string) => new StepItemError(msg, [qi]);
+      if (seen.has(q.id)) throw bad(`webmoe: sequence ${q.id} appears twice in one step`);
       seen.add(q.id);
-      if (q.tokens.length === 0) throw new Error(`webmoe: sequence ${q.id} has no tokens in this step`);
+      if (q.tokens.length === 0) throw bad(`webmoe: sequence ${q.id} has no tokens in this step`);
+      if (!this.kv.has(q.id)) throw bad(`webmoe: unknown sequence ${q.id}`);
       const start = this.kv.length(q.id);
       if (start + q.tokens.length > this.maxContext) {
-        throw new Error(`webmoe: sequence ${q.id} would hold ${start + q.tokens.length} tokens, more than maxContext ${this.maxContext}`);
+        throw bad(`webmoe: sequence ${q.id} would hold ${start + q.tokens.length} tokens, more than maxContext ${this.maxContext}`);
       }
       q.tokens.forEach((tok, i) => {
-        if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`webmoe: token id ${tok} out of range [0, ${V})`);
+        if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw bad(`webmoe: token id ${tok} out of range [0, ${V})`);
         if (mode === 'all') rows.push(ids.length);
         ids.push(tok);
         seqIds.push(q.id);
@@ -250,7 +254,7 @@ export class MoeModel {
       });
       if (mode !== 'all') rows.push(ids.length - 1);
       rowsPerSeq.push(mode === 'all' ? q.tokens.length : 1);
-    }
+    });
     const T = ids.length;
     if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [], distinctExperts: [] };
     if (T > this.maxBatchTokens) throw new Error(`webmoe: step has ${T} tokens, more than maxBatchTokens ${this.maxBatchTokens}`);
@@ -353,9 +357,10 @@ export class MoeModel {
     dev.queue.submit([enc.finish()]);
     const err = await dev.popErrorScope();
     if (err) throw new Error(`webmoe: GPU validation error in the forward step: ${err.message.split('\n')[0]}`);
-    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
 
     await s.readback.mapAsync(1 /* GPUMapMode.READ */);
+    // Only a completed step grows the caches: a failed one leaves every sequence as it was (retryable).
+    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
     try {
       const data = s.readback.getMappedRange();
       const nextAll = new Uint32Array(data, 0, R).slice();
