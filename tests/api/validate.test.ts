@@ -2,7 +2,7 @@
 // value gets one clear error naming it, delivered asynchronously (the returned stream / promise rejects).
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { Engine, type ChatCompletionChunk } from '../../src/api/engine.ts';
+import { Engine, type ChatCompletion, type ChatCompletionChunk } from '../../src/api/engine.ts';
 import { createTokenizer } from '../../src/format/tokenizer.ts';
 import { ParameterError, EngineDisposedError } from '../../src/api/errors.ts';
 import { FakeModel, collect } from '../helpers/fake-model.ts';
@@ -105,8 +105,9 @@ describe('chat.completions.create() validation', () => {
       return orig(items);
     };
     const e2 = new Engine(model, tokenizer, 'fake');
-    const a = await e2.chat.completions.create({ messages: [{ role: 'user', content: 'Hello there' }], max_tokens: 2, seed: 1, model: 'x' });
-    const b = await e2.chat.completions.create({ messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello ' }, { type: 'text', text: 'there' }] }], max_tokens: 2, seed: 1 } as never);
+    const create = e2.chat.completions.create as (r: unknown) => Promise<ChatCompletion>;
+    const a = await create({ messages: [{ role: 'user', content: 'Hello there' }], max_tokens: 2, seed: 1, model: 'x' });
+    const b = await create({ messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello ' }, { type: 'text', text: 'there' }] }], max_tokens: 2, seed: 1 });
     expect(steps).toHaveLength(2);
     expect(steps[1]).toEqual(steps[0]);
     expect(b.choices[0].message.content).toBe(a.choices[0].message.content);
