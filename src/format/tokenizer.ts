@@ -83,16 +83,47 @@ function pickTemplate(cfg: Record<string, unknown>, name: string, file: string):
   throw new FormatError('TOKENIZER', file, `chat_template must be a string or a list of {name, template}`);
 }
 
+const TOKENIZER_PROBE = 'Hello, world! 123';
+
+/** Every id the file declares (added tokens, the vocabulary) is a non-negative integer: encode returns them as they are. */
+function checkTokenIds(tj: Record<string, unknown>, file: string): void {
+  const isId = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const added = tj.added_tokens ?? [];
+  if (!Array.isArray(added)) throw new FormatError('TOKENIZER', file, `added_tokens must be an array`);
+  added.forEach((t, i) => {
+    if (!isObj(t) || !isId(t.id) || typeof t.content !== 'string') {
+      throw new FormatError('TOKENIZER', file, `added_tokens[${i}] must be {id: non-negative integer, content: string}`);
+    }
+  });
+  const vocab = (tj.model as Record<string, unknown>).vocab;
+  if (isObj(vocab)) {
+    for (const [tok, id] of Object.entries(vocab)) {
+      if (!isId(id)) throw new FormatError('TOKENIZER', file, `model.vocab[${JSON.stringify(tok).slice(0, 40)}] must be a non-negative integer id`);
+    }
+  }
+}
+
 /** Builds the tokenizer from already-parsed JSON objects. */
 export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown = {}, generationConfig: unknown = null, file = 'tokenizer.json'): LoadedTokenizer {
   if (!isObj(tokenizerJson) || !isObj(tokenizerJson.model)) throw new FormatError('TOKENIZER', file, `expected a tokenizer.json object with a 'model'`);
   if (!isObj(tokenizerConfig)) throw new FormatError('TOKENIZER', 'tokenizer_config.json', `expected a JSON object`);
+  checkTokenIds(tokenizerJson, file);
   const cfg = tokenizerConfig;
   let inner: Tokenizer;
   try {
     inner = new Tokenizer(tokenizerJson, cfg);
   } catch (e) {
     throw new FormatError('TOKENIZER', file, `cannot build tokenizer: ${(e as Error)?.message ?? e}`, undefined, { cause: e });
+  }
+  // Some malformed files build but cannot encode (e.g. WordPiece without an unk token gives undefined
+  // ids): try one short text now so a loaded tokenizer always works.
+  try {
+    const probe = inner.encode(TOKENIZER_PROBE, { add_special_tokens: true }).ids;
+    const bad = probe.find((id) => !Number.isSafeInteger(id) || id < 0);
+    if (bad !== undefined || probe.length === 0) throw new Error(bad !== undefined ? `it gives token id ${bad}` : 'it gives no tokens');
+    inner.decode(probe, { skip_special_tokens: false });
+  } catch (e) {
+    throw new FormatError('TOKENIZER', file, `cannot encode ${JSON.stringify(TOKENIZER_PROBE)}: ${(e as Error)?.message ?? e}`, undefined, { cause: e });
   }
   const idOf = (t: string | null) => (t === null ? undefined : inner.token_to_id(t));
 
@@ -122,6 +153,8 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
     }
     return t;
   };
+  // A template that does not parse is a load error, not a surprise at the first chat request.
+  if (defaultTemplate !== null) compile(defaultTemplate);
 
   const decode = (ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}) =>
     ids.length === 0 ? '' : inner.decode(Array.from(ids), { skip_special_tokens: options.skipSpecialTokens ?? false });
