@@ -33,10 +33,6 @@ export class KvCache {
     this.freeIds.push(id);
   }
 
-  has(id: number): boolean {
-    return this.lengths.has(id);
-  }
-
   length(id: number): number {
     const n = this.lengths.get(id);
     if (n === undefined) throw new Error(`webmoe: unknown sequence ${id}`);
