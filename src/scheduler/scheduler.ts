@@ -95,6 +95,8 @@ interface Request {
   stops: Set<number>;
   /** Abort asked while running: ends at the next step boundary. */
   aborted: boolean;
+  /** This step's random draw, kept until a step succeeds so a retried step samples as it would have. */
+  draw: number | null;
   unlisten?: () => void;
 }
 
@@ -151,6 +153,7 @@ export class Scheduler {
       rand: seededRandom(req.seed ?? Math.floor(Math.random() * 2 ** 32)),
       stops,
       aborted: false,
+      draw: null,
     };
     const signal = req.signal;
     if (signal?.aborted) {
@@ -304,6 +307,7 @@ export class Scheduler {
     for (let i = 0; i < parts.length; i++) {
       const { r, prefill } = parts[i];
       if (r.state !== 'running') continue;
+      r.draw = null;
       if (prefill) r.pending = r.pending.slice(prefill);
       if (r.aborted) {
         this.finish(r, 'abort');
@@ -333,6 +337,7 @@ export class Scheduler {
   }
 
   private sampling(r: Request): SamplingParams {
-    return { temperature: r.req.temperature ?? 0, topP: r.req.topP ?? 1, u: r.rand() };
+    r.draw ??= r.rand();
+    return { temperature: r.req.temperature ?? 0, topP: r.req.topP ?? 1, u: r.draw };
   }
 }

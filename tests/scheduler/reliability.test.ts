@@ -182,3 +182,31 @@ describe('close and fail', () => {
     expect(m.live.size).toBe(0);
   });
 });
+
+describe('sampling draws survive a retried step', () => {
+  it('a request whose step failed because of another samples with the same draws as without the failure', async () => {
+    const run = async (fail: boolean) => {
+      const m = new FakeModel();
+      const ok: number[] = []; // the sampled request's draw in each successful step
+      const step = m.step.bind(m);
+      m.step = async (items) => {
+        const out = await step(items);
+        for (const it of items) if (it.sampling.temperature > 0) ok.push(it.sampling.u!);
+        return out;
+      };
+      const s = new Scheduler(m);
+      const other = s.submit({ prompt: [5], maxTokens: 6, ignoreEos: true });
+      const st = s.submit({ prompt: [1, 2], maxTokens: 6, temperature: 0.7, seed: 11, ignoreEos: true });
+      await tick();
+      await tick();
+      if (fail) m.failNext = new StepItemError('the other request failed', [0]);
+      const [o] = await Promise.allSettled([other.result, st.result]);
+      expect(o.status).toBe(fail ? 'rejected' : 'fulfilled');
+      expect((await st.result).tokens).toHaveLength(6);
+      return ok;
+    };
+    const plain = await run(false);
+    expect(plain).toHaveLength(6);
+    expect(await run(true)).toEqual(plain);
+  });
+});
