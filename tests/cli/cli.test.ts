@@ -146,7 +146,7 @@ describe('webmoe on bad input: one error line, non-zero exit, fast', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^error: --ids/);
   });
-  it('sampling flags follow the library's parameter rules (one error per bad value)', () => {
+  it('sampling flags follow the library parameter rules (one error per bad value)', () => {
     for (const [flag, v, re] of [
       ['--top-p', '2', /^error: --top-p must be a number in \(0, 1\], got 2$/],
       ['--max-tokens', '2.5', /^error: --max-tokens must be an integer >= 1, got 2.5$/],
