@@ -474,19 +474,23 @@ export const tokenizerTarget: FuzzTarget<TokenizerInput> = {
     } finally {
       console.warn = warn;
     }
-    // Loaded: it must encode, decode and stream-decode, and the template renders or raises a FormatError.
-    const ids = tok.encode('Hello, whale! 123');
-    if (!Array.isArray(ids) || ids.some((i) => !Number.isInteger(i) || i < 0)) throw new Error('encode gave bad ids');
-    tok.decode(ids);
-    const d = tok.createStreamDecoder();
-    for (const i of ids) d.push(i);
-    d.flush();
+    // Loaded: encoding, decoding, stream decoding and the chat template each work or raise a FormatError.
+    try {
+      const ids = tok.encode('Hello, whale! 123');
+      if (!Array.isArray(ids) || ids.some((i) => !Number.isSafeInteger(i) || i < 0)) throw new Error(`encode gave bad ids ${JSON.stringify(ids)}`);
+      tok.decode(ids);
+      const d = tok.createStreamDecoder();
+      for (const i of ids) d.push(i);
+      d.flush();
+    } catch (e) {
+      return `use:${expectFormatError(e, 'tokenizer.json')}`;
+    }
     for (const id of [...tok.eosTokenIds, tok.bosTokenId ?? 0]) if (!Number.isInteger(id) || id < 0) throw new Error(`special id ${id}`);
     try {
       const text = tok.applyChatTemplate(MESSAGES);
       if (typeof text !== 'string') throw new Error('template rendered a non-string');
     } catch (e) {
-      return expectFormatError(e, 'tokenizer_config.json');
+      return `use:${expectFormatError(e, 'tokenizer_config.json')}`;
     }
     return 'ok';
   },
