@@ -3,8 +3,10 @@
 // Weights are read in blocks of 8 consecutive k (never straddling a row or a quantization group) and
 // dequantized to f32; accumulation is in f32.
 // Defines: one of FMT_F32 / FMT_F16 / FMT_I8 / FMT_I4; SCALES (int formats); XV4 (K and x_off multiples
-// of 4: activations read as vec4); PREFILL selects the tiled
-// kernel, otherwise the decode kernel with TB token rows per pass, NR channels x KS K-lanes per workgroup.
+// of 4: activations read as vec4); BLOCKED selects the register-blocked kernel (no workgroup memory, no
+// barriers; TT = 1 or 4 token rows x 4 channels per invocation), else PREFILL the tiled kernel, else the
+// decode kernel with TB token rows per pass, NR channels x KS K-lanes per workgroup. Which one is fastest
+// depends on the adapter (src/kernels/variants.ts).
 
 struct Params {
   t: u32, n: u32, k: u32, kpad: u32,
@@ -105,6 +107,67 @@ fn store(row: u32, n: u32, v: f32) {
   y[idx] = r;
 }
 
+#if BLOCKED
+// Register-blocked: invocation i owns channels 4c..4c+3 (c = i % ceil(N/4)) of token rows TT*r.. (r = i /
+// ceil(N/4)) and walks the whole K with every partial sum in registers. No workgroup memory and no
+// barriers: CPU emulators (SwiftShader, lavapipe) run these far faster than the lane-split kernels.
+// Channels and rows past the end are clamped for loading and skipped when storing.
+const WGB: u32 = 64u;
+
+@compute @workgroup_size(WGB)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = wg_linear(wid, nwg) * WGB + lid;
+  let tn = (p.n + 3u) / 4u;
+  let n0 = (i % tn) * 4u;
+  let t0 = (i / tn) * ${TT}u;
+  if (t0 >= p.t) { return; }
+  let nl = p.n - 1u;
+  let na = n0; let nb = min(n0 + 1u, nl); let nc = min(n0 + 2u, nl); let nd = min(n0 + 3u, nl);
+  let kblocks = (p.k + 7u) / 8u;
+#if TT4
+  let tl = p.t - 1u;
+  let ra = t0; let rb = min(t0 + 1u, tl); let rc = min(t0 + 2u, tl); let rd = min(t0 + 3u, tl);
+  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+  for (var kb = 0u; kb < kblocks; kb++) {
+    let w0 = load_w(na, kb); let w1 = load_w(nb, kb); let w2 = load_w(nc, kb); let w3 = load_w(nd, kb);
+    let x0 = load_x(ra, kb * 8u);
+    a0 += vec4<f32>(dot(x0.a, w0.a) + dot(x0.b, w0.b), dot(x0.a, w1.a) + dot(x0.b, w1.b),
+                    dot(x0.a, w2.a) + dot(x0.b, w2.b), dot(x0.a, w3.a) + dot(x0.b, w3.b));
+    let x1 = load_x(rb, kb * 8u);
+    a1 += vec4<f32>(dot(x1.a, w0.a) + dot(x1.b, w0.b), dot(x1.a, w1.a) + dot(x1.b, w1.b),
+                    dot(x1.a, w2.a) + dot(x1.b, w2.b), dot(x1.a, w3.a) + dot(x1.b, w3.b));
+    let x2 = load_x(rc, kb * 8u);
+    a2 += vec4<f32>(dot(x2.a, w0.a) + dot(x2.b, w0.b), dot(x2.a, w1.a) + dot(x2.b, w1.b),
+                    dot(x2.a, w2.a) + dot(x2.b, w2.b), dot(x2.a, w3.a) + dot(x2.b, w3.b));
+    let x3 = load_x(rd, kb * 8u);
+    a3 += vec4<f32>(dot(x3.a, w0.a) + dot(x3.b, w0.b), dot(x3.a, w1.a) + dot(x3.b, w1.b),
+                    dot(x3.a, w2.a) + dot(x3.b, w2.b), dot(x3.a, w3.a) + dot(x3.b, w3.b));
+  }
+  store_row4(t0, n0, a0);
+  if (t0 + 1u < p.t) { store_row4(t0 + 1u, n0, a1); }
+  if (t0 + 2u < p.t) { store_row4(t0 + 2u, n0, a2); }
+  if (t0 + 3u < p.t) { store_row4(t0 + 3u, n0, a3); }
+#else
+  var a0 = vec4<f32>(0.0);
+  for (var kb = 0u; kb < kblocks; kb++) {
+    let w0 = load_w(na, kb); let w1 = load_w(nb, kb); let w2 = load_w(nc, kb); let w3 = load_w(nd, kb);
+    let x0 = load_x(t0, kb * 8u);
+    a0 += vec4<f32>(dot(x0.a, w0.a) + dot(x0.b, w0.b), dot(x0.a, w1.a) + dot(x0.b, w1.b),
+                    dot(x0.a, w2.a) + dot(x0.b, w2.b), dot(x0.a, w3.a) + dot(x0.b, w3.b));
+  }
+  store_row4(t0, n0, a0);
+#endif
+}
+
+// Channels n0..n0+3 of row `row` (those below N).
+fn store_row4(row: u32, n0: u32, v: vec4<f32>) {
+  store(row, n0, v.x);
+  if (n0 + 1u < p.n) { store(row, n0 + 1u, v.y); }
+  if (n0 + 2u < p.n) { store(row, n0 + 2u, v.z); }
+  if (n0 + 3u < p.n) { store(row, n0 + 3u, v.w); }
+}
+#else
 #if PREFILL
 // Tiled: a workgroup computes a BT x BN tile of Y; 64 threads, 4x4 outputs each; K in steps of BK=16.
 const BT: u32 = 32u;
@@ -214,4 +277,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
 }
+#endif
 #endif

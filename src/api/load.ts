@@ -20,6 +20,8 @@ export interface EngineOptions {
   /** Expert routing policy per step: baseline top-k (default, exact HF semantics), xshare, alloc_t, reduced_topk. */
   policy?: GpuPolicy;
   onProgress?: (p: LoadProgress) => void;
+  /** GPU bytes the model may use (weights + KV cache); a model that needs more is refused before loading. */
+  memoryBudget?: number;
 }
 
 export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {}): Promise<Engine> {
@@ -34,6 +36,7 @@ export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineO
       maxBatchTokens,
       policy: opts.policy,
       onProgress: opts.onProgress,
+      memoryBudget: opts.memoryBudget,
     }),
   ]);
   const eos = tokenizer.eosTokenIds.length ? tokenizer.eosTokenIds : model.spec.eosTokenIds;

@@ -5,6 +5,7 @@ import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import type { PipelineSpec } from '../gpu/pipelines.ts';
+import { kernelStyle } from './variants.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from '../quant/pack.ts';
 
 export type { WeightFormat } from '../quant/pack.ts';
@@ -39,9 +40,15 @@ export interface MatmulArgs {
   accumulate?: boolean;
   xOffset?: number;
   outOffset?: number;
-  /** Force a kernel (tests, benchmarks); default decode for t <= DECODE_MAX_T, else prefill. */
-  variant?: 'decode' | 'prefill';
+  /** Force a kernel (tests, benchmarks); default: see matmulVariant. */
+  variant?: MatmulVariant;
 }
+
+/**
+ * 'decode': lanes split K, partial sums meet in workgroup memory (weights read once per 32 rows);
+ * 'prefill': workgroup-memory tiles; 'blocked': register-blocked, no workgroup memory or barriers.
+ */
+export type MatmulVariant = 'decode' | 'prefill' | 'blocked';
 
 /** Largest T that uses the decode kernel by default. */
 export const DECODE_MAX_T = 32;
@@ -70,8 +77,17 @@ function resolveKPad(w: MatmulWeight): { kPad: number; group: number } {
   return { kPad, group };
 }
 
-/** Pipeline spec for a weight format and variant (exported for warm-up / inspection). */
-export function matmulSpec(format: WeightFormat, variant: 'decode' | 'prefill', tb = 1, xVec4 = false): PipelineSpec {
+/** The kernel encodeMatmul uses for `t` rows on this device: blocked where the adapter prefers it (kernelStyle). */
+export function matmulVariant(gpu: Gpu, t: number): MatmulVariant {
+  if (kernelStyle(gpu) === 'blocked') return 'blocked';
+  return t <= DECODE_MAX_T ? 'decode' : 'prefill';
+}
+
+/** Token rows per invocation of the blocked kernel (1 or 4). */
+export const blockedRows = (t: number): number => (t >= 4 ? 4 : 1);
+
+/** Pipeline spec for a weight format and variant (exported for warm-up / inspection); tb = rows per pass or invocation. */
+export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1, xVec4 = false): PipelineSpec {
   const defines: Record<string, string | number | boolean> = {
     XV4: xVec4,
     FMT_F32: format === 'f32',
@@ -80,7 +96,9 @@ export function matmulSpec(format: WeightFormat, variant: 'decode' | 'prefill', 
     FMT_I4: format === 'int4',
     SCALES: format === 'int8' || format === 'int4',
     PREFILL: variant === 'prefill',
+    BLOCKED: variant === 'blocked',
   };
+  if (variant === 'blocked') Object.assign(defines, { TT: tb, TT4: tb === 4 });
   if (variant === 'decode') Object.assign(defines, { TB: tb, NR: DECODE_NR, KS: DECODE_KS });
   return { shader: 'matmul', defines };
 }
@@ -92,14 +110,17 @@ export function encodeMatmul(gpu: Gpu, pass: GPUComputePassEncoder, a: MatmulArg
   const { kPad, group } = resolveKPad(w);
   const quant = w.format === 'int8' || w.format === 'int4';
   if (quant && !w.scales) throw new Error(`webmoe: matmul ${w.format} weight needs a scales buffer`);
-  const variant = a.variant ?? (t <= DECODE_MAX_T ? 'decode' : 'prefill');
+  const variant = a.variant ?? matmulVariant(gpu, t);
   const tilesN = Math.ceil(w.n / PREFILL_BN);
   const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
   const params = gpu.uniform([t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, 0, 0, 0]);
   const xVec4 = w.k % 4 === 0 && (a.xOffset ?? 0) % 4 === 0;
   const bindings: GPUBuffer[] = [a.x, w.data, a.out, params, a.bias ?? dummyBuffer(gpu)];
   if (quant) bindings.push(w.scales!);
-  if (variant === 'decode') {
+  if (variant === 'blocked') {
+    const tt = blockedRows(t);
+    dispatch(gpu, pass, matmulSpec(w.format, 'blocked', tt, xVec4), bindings, grid1d(gpu, Math.ceil((Math.ceil(w.n / 4) * Math.ceil(t / tt)) / 64)));
+  } else if (variant === 'decode') {
     dispatch(gpu, pass, matmulSpec(w.format, 'decode', decodeTileRows(t), xVec4), bindings, grid1d(gpu, Math.ceil(w.n / DECODE_NR)));
   } else {
     dispatch(gpu, pass, matmulSpec(w.format, 'prefill', 1, xVec4), bindings, grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));

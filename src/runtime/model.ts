@@ -16,7 +16,7 @@ import type { WeightFormat } from '../quant/pack.ts';
 import { createMoeWorkspace, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import type { GpuPolicy } from '../kernels/moe_router.ts';
 import type { RopeState } from '../kernels/rope.ts';
-import { uploadWeights, type GpuWeights } from './weights.ts';
+import { formatBytes, planWeights, uploadWeights, weightLimits, type GpuWeights } from './weights.ts';
 import { KvCache } from './kv_cache.ts';
 import { flattenBatch, type ForwardSequence, type LogitRows } from './batch.ts';
 import { StepScratch } from './scratch.ts';
@@ -41,6 +41,13 @@ export interface LoadOptions {
   policy?: GpuPolicy;
   /** Weight bytes read from the checkpoint so far, after each tensor (or expert slice). */
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * GPU memory the model may use, in bytes (weights + KV cache): a model that needs more is refused
+   * before anything is allocated. Default: no budget beyond the device's own limits.
+   */
+  memoryBudget?: number;
+  /** Treat the device's storage-binding limit as this many bytes at most (tests exercise splitting with it). */
+  maxBindingBytes?: number;
 }
 
 export interface ForwardRequest {
@@ -102,9 +109,22 @@ export class MoeModel {
 
   /** Upload an already opened and checked checkpoint (see resolveSpec); the caller closes it. */
   static async fromCheckpoint(ckpt: Checkpoint, spec: MoeModelSpec, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
-    const weights = await uploadWeights(gpu, ckpt, spec, opts.weightFormat ?? 'f32', opts.onProgress);
+    const format = opts.weightFormat ?? 'f32';
     const maxContext = Math.min(opts.maxContext ?? 512, spec.maxPositions);
-    return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' });
+    const maxSeqs = opts.maxSeqs ?? 4;
+    // Everything that must fit is checked before the first allocation.
+    const limits = weightLimits(gpu, opts.maxBindingBytes);
+    const plan = planWeights(spec, format, limits);
+    const kvLayer = KvCache.bytesPerLayer(maxSeqs, maxContext, spec.kvHeads * spec.headDim);
+    if (kvLayer > limits.binding) {
+      throw new Error(`webmoe: KV cache of ${maxSeqs} sequences x ${maxContext} tokens needs ${formatBytes(kvLayer)} per layer, over the device's binding limit of ${formatBytes(limits.binding)}; lower maxSeqs or maxContext`);
+    }
+    const need = plan.bytes + 2 * spec.layers * kvLayer;
+    if (opts.memoryBudget !== undefined && need > opts.memoryBudget) {
+      throw new Error(`webmoe: the model needs ${formatBytes(need)} of GPU memory (weights ${formatBytes(plan.bytes)} as ${format}, KV cache ${formatBytes(2 * spec.layers * kvLayer)}), over the memory budget of ${formatBytes(opts.memoryBudget)}; try a smaller weight format, maxSeqs or maxContext`);
+    }
+    const weights = await uploadWeights(gpu, ckpt, spec, format, plan, opts.onProgress);
+    return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, maxSeqs, opts.policy ?? { kind: 'baseline' });
   }
 
   /** A new empty sequence (a KV-cache region); free it with freeSequence. */

@@ -5,7 +5,8 @@ import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
 import { runPass } from '../../src/gpu/dispatch.ts';
 import type { Gpu } from '../../src/gpu/context.ts';
 import { createNodeGpu } from '../../src/gpu/node.ts';
-import { destroyWeight, encodeMatmul, uploadWeight, weightBytes, type MatmulArgs, type WeightFormat } from '../../src/kernels/matmul.ts';
+import { setKernelStyle } from '../../src/kernels/variants.ts';
+import { destroyWeight, encodeMatmul, matmulVariant, uploadWeight, weightBytes, type MatmulArgs, type WeightFormat } from '../../src/kernels/matmul.ts';
 import { matmulRef } from '../../src/reference/matmul.ts';
 import { dequantizeInt4, dequantizeInt8, quantizeInt4, quantizeInt8, roundUp } from '../../src/quant/pack.ts';
 import { roundToF16 } from '../../src/quant/f16.ts';
@@ -74,16 +75,33 @@ describe('matmul kernel vs reference', () => {
   const shapes: [number, number][] = [[37, 5], [64, 64], [130, 33]]; // [K, N]
   const ts = [1, 3, 17, 40]; // decode (TB 1, 4, 32) and prefill
   let i = 0;
-  for (const format of formats) {
-    for (const t of ts) {
-      for (const [k, n] of shapes) {
-        const bias = i++ % 2 === 0;
-        it(`${format} t=${t} k=${k} n=${n}${bias ? ' +bias' : ''}`, async () => {
-          await check(gpu(), { format, t, n, k, bias });
-        });
+  // every variant on every shape (the default follows the adapter: src/kernels/variants.ts)
+  for (const variant of ['blocked', 'decode', 'prefill'] as const) {
+    for (const format of formats) {
+      for (const t of ts) {
+        for (const [k, n] of shapes) {
+          const bias = i++ % 2 === 0;
+          it(`${variant} ${format} t=${t} k=${k} n=${n}${bias ? ' +bias' : ''}`, async () => {
+            await check(gpu(), { format, t, n, k, bias, variant });
+          });
+        }
       }
     }
   }
+
+  it('the default variant follows the kernel style', () => {
+    const g = gpu();
+    setKernelStyle(g, 'blocked');
+    expect([matmulVariant(g, 1), matmulVariant(g, 64)]).toEqual(['blocked', 'blocked']);
+    setKernelStyle(g, 'lanes');
+    expect([matmulVariant(g, 1), matmulVariant(g, 33)]).toEqual(['decode', 'prefill']);
+    setKernelStyle(g, 'auto');
+  });
+
+  it('blocked: rows and channels not multiples of 4, accumulate with offsets', async () => {
+    for (const t of [2, 5, 7]) await check(gpu(), { format: 'f32', t, n: 6, k: 13, bias: true, variant: 'blocked' });
+    await check(gpu(), { format: 'int4', t: 6, n: 3, k: 64, accumulate: true, xOffset: 5, outOffset: 3, variant: 'blocked' });
+  });
 
   it('one channel, one input (t=1, k=1, n=1) in every format', async () => {
     for (const format of formats) await check(gpu(), { format, t: 1, n: 1, k: 1, bias: true });
