@@ -7,7 +7,7 @@ import { createBrowserGpu } from './gpu/browser.ts';
 import { installBundledShaderLoader } from './gpu/wgsl-bundled.ts';
 import { gpuFromDevice, type Gpu } from './gpu/context.ts';
 import { filesAtUrls, filesFromMap, type CheckpointFiles } from './format/checkpoint.ts';
-import { loadEngine, type EngineOptions } from './api/load.ts';
+import { createEngineWith, type EngineOptions } from './api/load.ts';
 import type { LocalEngine } from './api/engine.ts';
 import { folderLocation, urlMapLocation, type ModelLocation } from './files/location.ts';
 import { openStore, type CacheOptions, type CacheKind } from './files/stores.ts';
@@ -46,15 +46,9 @@ export function modelFiles(opts: CreateEngineOptions): CheckpointFiles {
 /** Load a model onto WebGPU in this thread (page or Worker). */
 export async function createEngine(opts: CreateEngineOptions = {}): Promise<LocalEngine> {
   const files = modelFiles(opts);
-  const own = !opts.device;
-  const gpu: Gpu = opts.device ? gpuFromDevice(opts.device) : await createBrowserGpu();
   installBundledShaderLoader();
-  try {
-    return await loadEngine(files, gpu, { ...opts, name: opts.name ?? files.name }, own ? () => gpu.destroy() : undefined);
-  } catch (e) {
-    if (own) gpu.destroy();
-    throw e;
-  }
+  const gpu: Gpu | undefined = opts.device ? gpuFromDevice(opts.device) : undefined;
+  return createEngineWith(files, { ...opts, name: opts.name ?? files.name, gpu }, () => createBrowserGpu());
 }
 
 function storeFor(model: ModelSource | undefined, opts: CacheOptions & { name?: string }) {

@@ -8,7 +8,7 @@ import { gpuFromDevice, type Gpu } from './gpu/context.ts';
 import { installFsShaderLoader } from './gpu/wgsl-fs.ts';
 import { filesFromUrl, type CheckpointFiles } from './format/checkpoint.ts';
 import { filesFromNodeDir } from './format/source-node.ts';
-import { loadEngine, type EngineOptions } from './api/load.ts';
+import { createEngineWith, type EngineOptions } from './api/load.ts';
 import type { LocalEngine } from './api/engine.ts';
 import { folderLocation } from './files/location.ts';
 
@@ -28,23 +28,19 @@ export interface CreateEngineOptions extends EngineOptions, NodeGpuOptions {
   model?: string | CheckpointFiles;
   /** A GPUDevice the app already owns (from the `webgpu` package); webmoe does not destroy it. */
   device?: GPUDevice;
+  /** @internal webmoe's own device wrapper, shared (tests and benchmarks count its buffers). */
+  gpu?: Gpu;
 }
 
 /** Load a model onto WebGPU (Dawn) in this process. */
 export async function createEngine(opts: CreateEngineOptions = {}): Promise<LocalEngine> {
   const files = modelFiles(opts.model);
-  const own = !opts.device;
-  let gpu: Gpu;
-  if (opts.device) {
+  let gpu: Gpu | undefined = opts.gpu;
+  if (!gpu && opts.device) {
     installFsShaderLoader();
     gpu = gpuFromDevice(opts.device);
-  } else gpu = await createNodeGpu(opts);
-  try {
-    return await loadEngine(files, gpu, { ...opts, name: opts.name ?? files.name }, own ? () => gpu.destroy() : undefined);
-  } catch (e) {
-    if (own) gpu.destroy();
-    throw e;
   }
+  return createEngineWith(files, { ...opts, name: opts.name ?? files.name, gpu }, () => createNodeGpu(opts));
 }
 
 export { defaultModelDir } from './default-model.ts';

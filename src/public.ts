@@ -27,7 +27,6 @@ export type {
 } from './api/types.ts';
 
 // Errors.
-export { UnsupportedRequestError } from './api/openai.ts';
 export { FormatError, type FormatErrorCode } from './format/errors.ts';
 export { GpuUnavailableError, GpuDeviceLostError } from './gpu/errors.ts';
 export { EngineDisposedError, ParameterError } from './api/errors.ts';

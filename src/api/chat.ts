@@ -20,7 +20,7 @@ export function chatCompletions(engine: Pick<Engine, 'generate' | 'info'>): Chat
       // Never throw synchronously: the error arrives where the result is awaited or iterated.
       return req?.stream ? failingStream(e) : Promise.reject(e);
     }
-    const signal = options.signal ?? req.signal;
+    const signal = options.signal ?? plan.signal;
     const g = engine.generate({ messages: plan.messages }, { ...plan.gen, signal });
     const r = new ChatResponder(engine.info.model, plan.includeUsage);
     const settle = async () => {

@@ -1,12 +1,31 @@
 // The in-thread engine: text in, streamed text out, over the continuous-batching scheduler.
 // WorkerEngine (src/worker/client.ts) offers the same `Engine` interface with this class in a Worker.
 import type { LoadedTokenizer } from '../format/tokenizer.ts';
-import { Scheduler, type SchedulerOptions, type StepMetrics } from '../scheduler/scheduler.ts';
+import { RequestStream, Scheduler, type CloseMode, type SchedulerOptions, type StepMetrics } from '../scheduler/scheduler.ts';
 import type { BatchModel } from '../scheduler/types.ts';
+import type { Gpu } from '../gpu/context.ts';
+import type { GpuDeviceLostError } from '../gpu/errors.ts';
 import { Channel } from '../scheduler/channel.ts';
+import { checkGenerateOptions, checkMessages, checkPrompt } from './validate.ts';
+import { ParameterError } from './errors.ts';
 import { chatCompletions } from './chat.ts';
 import { StopMatcher } from './stop.ts';
 import type { Engine, EngineInfo, GenerateChunk, GenerateOptions, GenerateOutput, GenerateStream, Prompt } from './types.ts';
+
+export interface DisposeOptions {
+  /** 'cancel' (default): waiting requests end now and running ones at the next step (finishReason 'abort'); 'drain': let them finish. */
+  mode?: CloseMode;
+}
+
+/** What the loader gives an engine besides the model: clean-up, device loss, and how to build it again. */
+export interface EngineHooks {
+  /** Releases the model's GPU buffers (and the device when the engine owns it). */
+  onDispose?: () => void;
+  /** Settles with the error when the GPU device is lost. */
+  lost?: Promise<GpuDeviceLostError>;
+  /** Loads the same model with the same options again, on `gpu` or on a new device. */
+  recreate?: (gpu?: Gpu) => Promise<LocalEngine>;
+}
 
 export interface LocalEngineOptions extends Pick<SchedulerOptions, 'maxBatchTokens' | 'prefillChunk' | 'batchWindowMs'> {
   /** The GPU adapter in words (EngineInfo.adapter). */
@@ -18,13 +37,20 @@ export class LocalEngine implements Engine {
   readonly info: EngineInfo;
   readonly chat;
   private readonly stepListeners = new Set<(m: StepMetrics) => void>();
+  /**
+   * Settles (never rejects) with the error when the GPU device is lost while the engine is in use; every
+   * open stream has then ended with that error, the engine's buffers are released, and recreate() gives
+   * a working engine again.
+   */
+  readonly lost: Promise<GpuDeviceLostError>;
+  private disposing: Promise<void> | null = null;
 
   constructor(
     readonly model: BatchModel,
     readonly tokenizer: LoadedTokenizer,
     modelName: string,
     opts: LocalEngineOptions = {},
-    private readonly onDispose?: () => void,
+    private readonly hooks: EngineHooks = {},
   ) {
     this.scheduler = new Scheduler(model, { ...opts, onStep: (m) => this.stepListeners.forEach((l) => l(m)) });
     this.info = {
@@ -35,11 +61,24 @@ export class LocalEngine implements Engine {
       maxBatchTokens: opts.maxBatchTokens ?? 64,
     };
     this.chat = { completions: chatCompletions(this) };
+    this.lost = new Promise((resolve) => {
+      hooks.lost?.then((err) => {
+        if (this.disposing) return; // the engine's own dispose destroyed the device
+        this.scheduler.fail(err);
+        resolve(err);
+        void this.dispose();
+      });
+    });
   }
 
   /** @deprecated use info.model */
   get modelName(): string {
     return this.info.model;
+  }
+
+  /** Whether dispose() was called (or the device was lost): every new request is refused. */
+  get disposed(): boolean {
+    return this.disposing !== null;
   }
 
   onStep(listener: (m: StepMetrics) => void): () => void {
@@ -48,21 +87,30 @@ export class LocalEngine implements Engine {
   }
 
   generate(prompt: Prompt, opts: GenerateOptions = {}): GenerateStream {
-    const ids = this.encode(prompt);
+    // Bad arguments reject the returned stream (never throw here), like every other failure.
+    let stream: RequestStream;
+    let stops: StopMatcher;
     // Stop strings end the request from here, so the scheduler sees one combined signal.
     const stopper = new AbortController();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, stopper.signal]) : stopper.signal;
-    const stream = this.scheduler.submit({
-      prompt: ids,
-      maxTokens: opts.maxTokens ?? 64,
-      temperature: opts.temperature,
-      topP: opts.topP,
-      seed: opts.seed,
-      signal,
-      ignoreEos: opts.ignoreEos,
-    });
+    try {
+      const o = checkGenerateOptions(opts);
+      stops = new StopMatcher(o.stop ?? []);
+      const signal = o.signal ? AbortSignal.any([o.signal, stopper.signal]) : stopper.signal;
+      stream = this.scheduler.submit({
+        prompt: this.encode(prompt),
+        maxTokens: o.maxTokens ?? 64,
+        temperature: o.temperature,
+        topP: o.topP,
+        seed: o.seed,
+        signal,
+        ignoreEos: o.ignoreEos,
+        stopTokenIds: o.stopTokenIds,
+      });
+    } catch (e) {
+      stream = RequestStream.failed(e);
+      stops = new StopMatcher([]);
+    }
     const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
-    const stops = new StopMatcher(opts.stop ?? []);
     const out = new Channel<GenerateChunk>();
     let text = '';
     // One pump consumes the scheduler's stream whether or not the caller iterates, so `result`
@@ -94,19 +142,39 @@ export class LocalEngine implements Engine {
   }
 
   private encode(prompt: Prompt): number[] {
-    if (typeof prompt === 'string') {
-      const ids = this.tokenizer.encode(prompt, { addSpecialTokens: true });
-      const bos = this.tokenizer.bosTokenId;
-      // Models trained with a document separator as bos expect it first; never duplicate it.
-      return bos !== null && ids[0] !== bos ? [bos, ...ids] : ids;
+    if (typeof prompt === 'object' && prompt !== null && 'messages' in prompt) {
+      const text = this.tokenizer.applyChatTemplate(checkMessages(prompt.messages), { addGenerationPrompt: true });
+      return this.tokenizer.encode(text, { addSpecialTokens: false });
     }
-    if ('ids' in prompt) return prompt.ids;
-    const text = this.tokenizer.applyChatTemplate(prompt.messages, { addGenerationPrompt: true });
-    return this.tokenizer.encode(text, { addSpecialTokens: false });
+    const p = checkPrompt(prompt);
+    if (typeof p !== 'string') return p.ids;
+    const ids = this.tokenizer.encode(p, { addSpecialTokens: true });
+    const bos = this.tokenizer.bosTokenId;
+    // Models trained with a document separator as bos expect it first; never duplicate it.
+    return bos !== null && ids[0] !== bos ? [bos, ...ids] : ids;
   }
 
-  async dispose(): Promise<void> {
-    await this.scheduler.idle();
-    this.onDispose?.();
+  /**
+   * Refuse new work (an EngineDisposedError), cancel or drain the open requests, then release every GPU
+   * buffer the engine made (and the device, when the engine created it). Calling it again returns the
+   * same promise.
+   */
+  dispose(opts: DisposeOptions = {}): Promise<void> {
+    const mode = opts?.mode ?? 'cancel';
+    if (mode !== 'cancel' && mode !== 'drain') {
+      return Promise.reject(new ParameterError('mode', `webmoe: dispose mode must be 'cancel' or 'drain', got ${JSON.stringify(mode)}`));
+    }
+    this.disposing ??= this.scheduler.close(mode).then(() => this.hooks.onDispose?.());
+    return this.disposing;
+  }
+
+  /**
+   * A new engine with the same model and options: on `opts.gpu`, or on a new device (after the device
+   * was lost, for example). This engine is disposed first.
+   */
+  async recreate(opts: { gpu?: Gpu } = {}): Promise<LocalEngine> {
+    if (!this.hooks.recreate) throw new Error('webmoe: this engine was constructed directly, not loaded; it cannot recreate itself');
+    await this.dispose();
+    return this.hooks.recreate(opts.gpu);
   }
 }

@@ -8,7 +8,7 @@ import type { MoeModelSpec } from '../models/spec.ts';
 import { MoeModel } from '../runtime/model.ts';
 import { KvCache } from '../runtime/kv_cache.ts';
 import type { WeightFormat } from '../quant/pack.ts';
-import { LocalEngine } from './engine.ts';
+import { LocalEngine, type EngineHooks } from './engine.ts';
 import { MoeBatchModel } from './batch-model.ts';
 import type { LoadProgress } from './types.ts';
 import type { Policy } from './policy.ts';
@@ -61,9 +61,10 @@ export function defaultMaxSequences(
   return Math.max(1, Math.min(byBudget, byBinding, maxBatchTokens));
 }
 
-export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, onDispose?: () => void): Promise<LocalEngine> {
+export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {}): Promise<LocalEngine> {
   const maxBatchTokens = opts.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
   const onProgress = opts.onProgress;
+  gpu.assertAlive();
   const ckpt = await openCheckpoint(files);
   let model: MoeModel;
   let tokenizer;
@@ -96,9 +97,33 @@ export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineO
     tokenizer,
     opts.name ?? files.name,
     { maxBatchTokens, batchWindowMs: opts.batchWindowMs, adapter: gpu.describe() },
-    () => {
-      model.destroy();
-      onDispose?.();
+    {
+      // Everything the engine made on the device goes: weights, KV cache, step buffers, cached uniforms.
+      onDispose: () => {
+        model.destroy();
+        gpu.releaseCaches();
+        hooks.onDispose?.();
+      },
+      lost: gpu.lost.then(() => gpu.lostError()!),
+      recreate: hooks.recreate,
     },
   );
+}
+
+/**
+ * The entry points' createEngine: on `opts.gpu` (shared: left alive on dispose) or on a device from
+ * `newGpu` (owned: destroyed on dispose). The engine can recreate itself the same way.
+ */
+export async function createEngineWith(files: CheckpointFiles, opts: EngineOptions & { gpu?: Gpu }, newGpu: () => Promise<Gpu>): Promise<LocalEngine> {
+  const own = !opts.gpu;
+  const gpu = opts.gpu ?? (await newGpu());
+  try {
+    return await loadEngine(files, gpu, opts, {
+      onDispose: own ? () => gpu.destroy() : undefined,
+      recreate: (next) => createEngineWith(files, { ...opts, gpu: next }, newGpu),
+    });
+  } catch (e) {
+    if (own) gpu.destroy();
+    throw e;
+  }
 }

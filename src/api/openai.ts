@@ -1,6 +1,8 @@
 // OpenAI chat-completions requests in, webmoe generation parameters out, and the response objects.
-// Fields webmoe cannot honour are refused by name (never silently ignored), so code ported from the
-// openai client learns at once what differs.
+// Fields webmoe cannot honour are refused by name with a ParameterError (never silently ignored), so
+// code ported from the openai client learns at once what differs.
+import { ParameterError } from './errors.ts';
+import { checkChatRequest, checkStopStrings } from './validate.ts';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -10,80 +12,65 @@ import type {
   GenerateOptions,
 } from './types.ts';
 
-/** Request fields webmoe reads. Anything else present (and not null/undefined) is an error. */
+/** Fields of OpenAI's request that webmoe honours; any other present (not null) is refused by name. */
 const SUPPORTED = new Set([
   'messages', 'model', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
   'seed', 'stop', 'n', 'logprobs', 'user', 'signal',
 ]);
-const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
-const MAX_STOPS = 4;
 
-export class UnsupportedRequestError extends TypeError {
-  override name = 'UnsupportedRequestError';
-}
+/** OpenAI request fields webmoe knows of but cannot honour (said so, instead of "unknown"). */
+const OPENAI_UNSUPPORTED = new Set([
+  'tools', 'tool_choice', 'parallel_tool_calls', 'functions', 'function_call', 'response_format', 'logit_bias', 'top_logprobs',
+  'presence_penalty', 'frequency_penalty', 'audio', 'modalities', 'prediction', 'reasoning_effort', 'service_tier', 'store',
+  'metadata', 'web_search_options', 'verbosity', 'moderation', 'prompt_cache_key', 'safety_identifier',
+]);
 
 export interface ChatPlan {
   messages: { role: string; content: string }[];
   gen: Omit<GenerateOptions, 'signal'>;
   stream: boolean;
   includeUsage: boolean;
+  signal?: AbortSignal;
 }
 
-const bad = (msg: string) => new UnsupportedRequestError(`webmoe: chat.completions.create: ${msg}`);
+const refuse = (param: string, msg: string) => new ParameterError(param, `webmoe: chat.completions.create: ${msg}`);
 
-function messageText(m: unknown, i: number): { role: string; content: string } {
-  if (typeof m !== 'object' || m === null) throw bad(`messages[${i}] must be an object {role, content}`);
-  const { role, content } = m as { role?: unknown; content?: unknown };
-  if (typeof role !== 'string' || !ROLES.has(role)) throw bad(`messages[${i}].role ${JSON.stringify(role)} is not one of ${[...ROLES].join(', ')}`);
-  for (const k of ['tool_calls', 'function_call', 'audio'] as const) {
-    if ((m as Record<string, unknown>)[k] != null) throw bad(`messages[${i}].${k} is not supported (no tool or audio use)`);
-  }
-  let text: string;
-  if (content === undefined || content === null) text = '';
-  else if (typeof content === 'string') text = content;
-  else if (Array.isArray(content)) {
-    text = content
-      .map((p, j) => {
-        const part = p as { type?: unknown; text?: unknown };
-        if (part?.type !== 'text' || typeof part.text !== 'string') {
-          throw bad(`messages[${i}].content[${j}] has type ${JSON.stringify(part?.type)}; only { type: 'text', text } parts are supported`);
-        }
-        return part.text;
-      })
-      .join('');
-  } else throw bad(`messages[${i}].content must be a string, an array of text parts, or null`);
-  return { role, content: text };
-}
-
-/** Checks a request against what webmoe supports; `modelName` is the loaded model's. */
+/**
+ * Checks a request against what webmoe supports (`modelName` is the loaded model's): OpenAI's own
+ * fields here, every parameter value in validate.ts's checkChatRequest. null means "not given", as
+ * in OpenAI's types.
+ */
 export function planChat(req: ChatCompletionCreateParams, modelName: string): ChatPlan {
-  if (typeof req !== 'object' || req === null) throw bad('the request must be an object');
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) checkChatRequest(req); // throws its error
+  const known = [...SUPPORTED].filter((x) => x !== 'signal').join(', ');
+  const given: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req)) {
-    if (v !== undefined && v !== null && !SUPPORTED.has(k)) throw bad(`'${k}' is not supported by webmoe (supported: ${[...SUPPORTED].filter((s) => s !== 'signal').join(', ')})`);
+    if (v === undefined || v === null) continue;
+    if (OPENAI_UNSUPPORTED.has(k)) throw new ParameterError(k, `webmoe: request field '${k}' is not supported by webmoe (known: ${known})`);
+    if (!SUPPORTED.has(k)) throw new ParameterError(k, `webmoe: unknown request field '${k}' (known: ${known})`);
+    given[k] = v;
   }
-  if (!Array.isArray(req.messages) || req.messages.length === 0) throw bad('messages must be a non-empty array');
-  if (req.model != null && req.model !== modelName) {
-    throw bad(`model ${JSON.stringify(req.model)} is not the loaded model ${JSON.stringify(modelName)} (omit model, or pass engine.info.model)`);
+  const { stream_options: so, stop, n, logprobs, user, ...rest } = given as unknown as ChatCompletionCreateParams;
+  void user; // accepted: an end-user id has no effect on local generation
+  if (rest.model !== undefined && rest.model !== modelName) {
+    throw refuse('model', `model ${JSON.stringify(rest.model)} is not the loaded model ${JSON.stringify(modelName)} (omit model, or pass engine.info.model)`);
   }
-  if (req.n != null && req.n !== 1) throw bad(`n = ${req.n}: only n = 1 is supported`);
-  if (req.logprobs) throw bad('logprobs: true is not supported (responses carry logprobs: null)');
-  const stops = req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : [...req.stop];
-  if (stops.length > MAX_STOPS || stops.some((s) => typeof s !== 'string' || s === '')) {
-    throw bad(`stop must be a non-empty string or up to ${MAX_STOPS} non-empty strings`);
+  if (n !== undefined && n !== 1) throw refuse('n', `n = ${n}: only n = 1 is supported`);
+  if (logprobs) throw refuse('logprobs', 'logprobs: true is not supported (responses carry logprobs: null)');
+  if (so !== undefined && !rest.stream) throw refuse('stream_options', 'stream_options is only allowed with stream: true');
+  for (const [m, i] of (Array.isArray(rest.messages) ? rest.messages : []).map((m, i) => [m, i] as const)) {
+    for (const k of ['tool_calls', 'function_call', 'audio'] as const) {
+      if ((m as Record<string, unknown>)?.[k] != null) throw refuse(`messages[${i}].${k}`, `messages[${i}].${k} is not supported (no tool or audio use)`);
+    }
   }
-  const so = req.stream_options;
-  if (so != null && !req.stream) throw bad('stream_options is only allowed with stream: true');
+  const stops = checkStopStrings(typeof stop === 'string' ? [stop] : stop == null ? undefined : Array.isArray(stop) ? [...stop] : stop) ?? [];
+  const r = checkChatRequest(rest);
   return {
-    messages: req.messages.map(messageText),
-    gen: {
-      maxTokens: req.max_completion_tokens ?? req.max_tokens ?? 128,
-      temperature: req.temperature ?? 1,
-      topP: req.top_p ?? 1,
-      seed: req.seed ?? undefined,
-      stop: stops,
-    },
-    stream: !!req.stream,
-    includeUsage: !!so?.include_usage,
+    messages: r.messages,
+    gen: { maxTokens: r.maxTokens ?? 128, temperature: r.temperature ?? 1, topP: r.topP ?? 1, seed: r.seed, stop: stops },
+    stream: r.stream,
+    includeUsage: !!(so as { include_usage?: boolean } | undefined)?.include_usage,
+    signal: r.signal,
   };
 }
 

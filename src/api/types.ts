@@ -179,6 +179,9 @@ export interface Engine {
   readonly chat: { readonly completions: ChatCompletions };
   /** Metrics of every batched step (batch size, distinct experts per layer, time). Returns an unsubscribe. */
   onStep(listener: (m: StepMetrics) => void): () => void;
-  /** Waits for running requests, then frees the GPU memory (and the Worker). */
-  dispose(): Promise<void>;
+  /**
+   * Refuses new work, ends the open requests ('cancel', default: finishReason 'abort') or lets them
+   * finish ('drain'), then frees the GPU memory (and the Worker).
+   */
+  dispose(opts?: { mode?: 'cancel' | 'drain' }): Promise<void>;
 }

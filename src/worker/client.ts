@@ -96,10 +96,10 @@ export class WorkerEngine implements Engine {
     return () => this.stepListeners.delete(listener);
   }
 
-  async dispose(): Promise<void> {
+  async dispose(opts?: { mode?: 'cancel' | 'drain' }): Promise<void> {
     if (this.dead) return;
     try {
-      await this.call(() => this.api.dispose());
+      await this.call(() => this.api.dispose(opts));
     } finally {
       this.api[Comlink.releaseProxy]();
       this.die(new EngineDisposedError('webmoe: the worker engine is disposed; create a new engine'));

@@ -50,10 +50,10 @@ export function serveEngine(endpoint: Comlink.Endpoint = self as unknown as Coml
       need().onStep((m) => void cb(m));
     },
 
-    async dispose() {
+    async dispose(opts) {
       const e = engine;
       engine = null;
-      await e?.dispose();
+      await e?.dispose(opts);
     },
   };
   Comlink.expose(api, endpoint);

@@ -16,5 +16,5 @@ export interface WorkerApi {
   generate(requestId: number, prompt: Prompt, opts: Omit<GenerateOptions, 'signal'>, onChunk: (c: GenerateChunk) => void): Promise<GenerateOutput>;
   cancel(requestId: number): void;
   onStep(cb: (m: StepMetrics) => void): void;
-  dispose(): Promise<void>;
+  dispose(opts?: { mode?: 'cancel' | 'drain' }): Promise<void>;
 }

@@ -19,6 +19,7 @@ const script = tokenizer.encode(answer, { addSpecialTokens: false });
 /** Replays a fixed token script per sequence (repeated `repeat` times), then eos; each step takes `delayMs`. */
 export class ScriptModel implements BatchModel {
   readonly maxContext = 4096;
+  readonly vocabSize = 200_000;
   readonly eosTokenIds = tokenizer.eosTokenIds;
   readonly steps: StepItem[][] = [];
   private pos = new Map<number, number>();
@@ -136,11 +137,12 @@ export function engineApiSuite(name: string, make: (model: ScriptModel) => Promi
       const reqs: [object, RegExp][] = [
         [{ messages: msgs, n: 2 }, /n = 2/],
         [{ messages: msgs, tools: [{ type: 'function', function: { name: 'f' } }] }, /'tools' is not supported/],
+        [{ messages: msgs, temprature: 1 }, /unknown request field 'temprature'/],
         [{ messages: msgs, model: 'gpt-4o' }, /"gpt-4o" is not the loaded model "script-model"/],
         [{ messages: msgs, logprobs: true }, /logprobs/],
-        [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, /messages\[0\]\.content\[0\] has type "image_url"/],
+        [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, /messages\[0\]\.content\[0\]: only text content parts are supported, got type "image_url"/],
         [{ messages: msgs, stop: ['a', 'b', 'c', 'd', 'e'] }, /stop/],
-        [{ messages: [] }, /non-empty/],
+        [{ messages: [] }, /messages is empty/],
       ];
       for (const [req, re] of reqs) {
         await expect(e.chat.completions.create(req as never)).rejects.toThrow(re);
