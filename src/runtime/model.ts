@@ -55,6 +55,11 @@ export interface ForwardRequest {
   /** 'last' (default: logits of each sequence's last new token), 'all' (every new token), 'none'. */
   logits?: LogitRows;
   policy?: GpuPolicy;
+  /**
+   * Benchmarks: open the step's compute pass on `enc` (default: one plain pass). bench/lib/profile.ts
+   * passes a splitter that gives each dispatch its own timestamped pass, to time the step per op family.
+   */
+  beginPass?: (enc: GPUCommandEncoder) => GPUComputePassEncoder;
 }
 
 export interface GenerateOptions {
@@ -170,7 +175,7 @@ export class MoeModel {
     // A validation error (a kernel bug, a limit exceeded) must fail the step, not return zeros.
     dev.pushErrorScope('validation');
     const enc = dev.createCommandEncoder({ label: 'step' });
-    const pass = enc.beginComputePass({ label: 'step' });
+    const pass = req.beginPass ? req.beginPass(enc) : enc.beginComputePass({ label: 'step' });
     const c: StepContext = { gpu, pass, spec, s, T };
     encodeEmbed(c, this.weights);
     for (let l = 0; l < spec.layers; l++) {
@@ -184,9 +189,10 @@ export class MoeModel {
     dev.queue.submit([enc.finish()]);
     const err = await dev.popErrorScope();
     if (err) throw new Error(`webmoe: GPU validation error in the forward step: ${err.message.split('\n')[0]}`);
-    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
 
     await s.readback.mapAsync(1 /* GPUMapMode.READ */);
+    // Only a completed step grows the caches: a failed one leaves every sequence as it was (retryable).
+    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
     try {
       return decodeReadback(s.readback.getMappedRange(), batch.rowsPerSeq, spec, wantLogits);
     } finally {
