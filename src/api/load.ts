@@ -5,7 +5,7 @@ import { openCheckpoint, type CheckpointFiles } from '../format/checkpoint.ts';
 import { loadTokenizer } from '../format/tokenizer.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
-import { MoeModel } from '../runtime/model.ts';
+import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import { KvCache } from '../runtime/kv_cache.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { LocalEngine, type EngineHooks } from './engine.ts';
@@ -33,6 +33,8 @@ export interface EngineOptions {
   policy?: Policy;
   /** GPU bytes the model may use (weights + KV cache); a model that needs more is refused before loading. */
   memoryBudget?: number;
+  /** Kernel family: 'auto' (by adapter, default), 'measure' (time both once), 'blocked' or 'lanes'. */
+  kernels?: LoadOptions['kernels'];
   /** The model's name in responses (default: the folder name). */
   name?: string;
   onProgress?: (p: LoadProgress) => void;
@@ -83,6 +85,7 @@ export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineO
         maxBatchTokens,
         policy: opts.policy,
         memoryBudget: opts.memoryBudget,
+        kernels: opts.kernels,
         onProgress: onProgress
           ? (p) => onProgress({ stage: 'weights', file: p.tensor, from: 'local', fileBytes: 0, fileTotal: 0, bytes: p.bytesRead, totalBytes: p.totalBytes, files: 0, totalFiles: 0 })
           : undefined,
