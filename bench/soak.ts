@@ -12,7 +12,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Scheduler } from '../src/scheduler/scheduler.ts';
-import { createEngine, createNodeGpu } from '../src/node.ts';
+// (not src/node.ts: its re-export of the browser entry needs Vite's import.meta.glob)
+import { createEngineWith } from '../src/api/load.ts';
+import { createNodeGpu } from '../src/gpu/node.ts';
+import { filesFromNodeDir } from '../src/format/source-node.ts';
+import { defaultModelDir } from '../src/default-model.ts';
 import { FakeModel } from '../tests/helpers/fake-model.ts';
 import { runSoak, soakViolations, type SoakReport } from '../tests/helpers/soak.ts';
 import { countBuffers } from '../tests/helpers/buffer-count.ts';
@@ -67,7 +71,7 @@ async function main(): Promise<void> {
   if (REAL > 0) {
     const gpu = await createNodeGpu({ onNotice: (l) => console.log(l) });
     const counter = countBuffers(gpu.device);
-    const engine = await createEngine({ gpu, maxSequences: 6, maxContext: 128, maxBatchTokens: 48 });
+    const engine = await createEngineWith(filesFromNodeDir(defaultModelDir()), { gpu, maxSequences: 6, maxContext: 128, maxBatchTokens: 48 }, () => createNodeGpu());
     const afterLoad = counter.live;
     const rep = await runSoak(engine.scheduler, {
       requests: REAL, seed: SEED, vocabSize: 8192, maxPrompt: 48, maxTokens: 8, spreadMs: REAL * 150,
