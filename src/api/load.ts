@@ -3,7 +3,7 @@
 import type { Gpu } from '../gpu/context.ts';
 import type { CheckpointFiles, LoadProgress } from '../format/checkpoint.ts';
 import { loadTokenizer } from '../format/tokenizer.ts';
-import { MoeModel, type GpuPolicy } from '../runtime/model.ts';
+import { MoeModel, type GpuPolicy, type LoadOptions } from '../runtime/model.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { Engine, type EngineHooks } from './engine.ts';
 import { MoeBatchModel } from './batch-model.ts';
@@ -22,6 +22,8 @@ export interface EngineOptions {
   onProgress?: (p: LoadProgress) => void;
   /** GPU bytes the model may use (weights + KV cache); a model that needs more is refused before loading. */
   memoryBudget?: number;
+  /** Kernel family: 'auto' (by adapter, default), 'measure' (time both once), 'blocked' or 'lanes'. */
+  kernels?: LoadOptions['kernels'];
 }
 
 export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {}): Promise<Engine> {
@@ -37,6 +39,7 @@ export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineO
       policy: opts.policy,
       onProgress: opts.onProgress,
       memoryBudget: opts.memoryBudget,
+      kernels: opts.kernels,
     }),
   ]);
   const eos = tokenizer.eosTokenIds.length ? tokenizer.eosTokenIds : model.spec.eosTokenIds;
