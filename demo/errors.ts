@@ -15,7 +15,7 @@ export function webgpuMissing(): Advice | null {
 export function adviseLoadError(e: unknown): Advice {
   const msg = String((e as Error)?.message ?? e);
   const name = (e as Error)?.name ?? '';
-  if (name === 'GpuDeviceLostError' || /limit|budget|too large|out of memory|OutOfMemory|allocation/i.test(msg)) {
+  if (name === 'GpuDeviceLostError' || /limit|budget|too large|out of memory|OutOfMemory|allocation|device lost|device was lost/i.test(msg)) {
     return {
       title: `The model does not fit this device: ${msg}`,
       fix: 'Load it with a smaller weight format (f16 halves it, int8 quarters it, int4 an eighth), run fewer prompts at once, close other GPU-heavy tabs, or use a device with more GPU memory.',
