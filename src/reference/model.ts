@@ -51,7 +51,7 @@ function linear(x: Float32Array, w: Float32Array, out: number, b?: Float32Array)
 }
 
 /** RMSNorm over consecutive groups of `dim` (dim = x.length for a whole-vector norm). */
-function rmsNorm(x: Float32Array, w: Float32Array, eps: number, dim = x.length): Float32Array {
+export function rmsNorm(x: Float32Array, w: Float32Array, eps: number, dim = x.length): Float32Array {
   const y = new Float32Array(x.length);
   for (let g = 0; g < x.length; g += dim) {
     let s = 0;
@@ -72,7 +72,7 @@ function swiglu(x: Float32Array, f: Ffn, I: number): Float32Array {
 }
 
 /** HF rotate_half RoPE on each head of `v` ([n, headDim]) at position `pos`. */
-function rope(v: Float32Array, headDim: number, pos: number, spec: MoeModelSpec): void {
+export function rope(v: Float32Array, headDim: number, pos: number, spec: MoeModelSpec): void {
   const half = headDim / 2;
   const af = spec.rope.attentionFactor;
   for (let h = 0; h < v.length; h += headDim) {

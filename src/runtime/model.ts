@@ -18,8 +18,10 @@ import { encodeEmbedding } from '../kernels/embedding.ts';
 import { encodeSiluMul } from '../kernels/activations.ts';
 import { encodeAdd, encodeClamp, encodeGatedAdd, encodeGatherRows } from '../kernels/elementwise.ts';
 import { createMoeWorkspace, encodeMoeLayer, type MoeWorkspace } from '../kernels/moe_ffn.ts';
-import type { GpuPolicy } from '../kernels/moe_router.ts';
-import type { RouterMode } from '../routing/types.ts';
+import { ROUTE_STATS_WORDS, decodeRouteStats, encodeMoeRouteStats, type GpuPolicy as GpuPolicy_ } from '../kernels/moe_router.ts';
+import type { Policy, PolicyConfig, RouterMode } from '../routing/types.ts';
+import { resolvePolicy } from '../routing/resolve.ts';
+import { loadCalibration, type Calibration } from '../routing/calibration.ts';
 import { uploadWeights, type GpuFfn, type GpuWeights } from './weights.ts';
 import { KvCache } from './kv_cache.ts';
 import { encodeRope, type RopeState } from '../kernels/rope.ts';
@@ -27,7 +29,9 @@ import { encodeAttention, encodeKvWrite } from '../kernels/attention.ts';
 import { encodeArgmax } from '../kernels/sampling.ts';
 import { sampleToken, seededRandom } from './sampling.ts';
 
-export type { GpuPolicy } from '../kernels/moe_router.ts';
+export type { Policy } from '../routing/types.ts';
+/** @deprecated the policy type is `Policy` (plain JSON); kept so existing callers compile. */
+export type GpuPolicy = Policy;
 
 export interface LoadOptions {
   /** Weight storage on the GPU (default 'f32'); f16/bf16/f32 checkpoints are converted on load. */
@@ -39,7 +43,12 @@ export interface LoadOptions {
   /** Tokens one forward step may carry, all sequences together (default 256). */
   maxBatchTokens?: number;
   /** Default routing policy of every step (default baseline top-k, HF semantics). */
-  policy?: GpuPolicy;
+  policy?: Policy;
+  /**
+   * The calibration calibrated policies need (sere, alloc, auto, mass with reroute 'similar'). load() reads
+   * the model folder's calibration.safetensors when this is undefined; null = none.
+   */
+  calibration?: Calibration | null;
   /** Weight bytes read from the checkpoint so far, after each tensor (or expert slice). */
   onProgress?: (p: LoadProgress) => void;
 }
@@ -54,7 +63,20 @@ export interface StepRequest {
   seqs: StepSequence[];
   /** 'last' (default: logits of each sequence's last new token), 'all' (every new token), 'none'. */
   logits?: 'none' | 'last' | 'all';
-  policy?: GpuPolicy;
+  policy?: Policy;
+}
+
+/** One MoE layer's routing in a step (from the step's single read-back; dense layers: empty sets, mass 1). */
+export interface LayerRouting {
+  /** Experts the step's policy used, ascending. */
+  experts: number[];
+  /** Experts the baseline top-k would have used in the same step (same router scores), ascending. */
+  baselineExperts: number[];
+  /** Gating mass kept: sum over tokens of g over each token's (distinct) experts / the same over its baseline top-k. */
+  massKept: number;
+  /** The two sums (massKept = kept / baseline), for averaging over steps. */
+  massKeptSum: number;
+  massBaselineSum: number;
 }
 
 export interface StepResult {
@@ -64,6 +86,8 @@ export interface StepResult {
   logits?: Float32Array[];
   /** Distinct experts the whole batch used, per layer (0 for dense layers): the MoE memory-traffic metric. */
   distinctExperts: number[];
+  /** Per layer: the policy's and the baseline's expert sets of this step and the gating mass kept. */
+  routing: LayerRouting[];
 }
 
 export interface GenerateOptions {
@@ -76,7 +100,7 @@ export interface GenerateOptions {
   stopIds?: number[];
   /** Called with each new id; return false to stop. */
   onToken?: (id: number) => void | boolean;
-  policy?: GpuPolicy;
+  policy?: Policy;
 }
 
 interface Scratch {
@@ -105,6 +129,7 @@ interface Scratch {
   next: GPUBuffer; // u32 [T]
   readback: GPUBuffer; // MAP_READ
   counters: GPUBuffer;
+  routeStats: GPUBuffer; // u32 [L, ROUTE_STATS_WORDS]
 }
 
 const routerMode = (s: MoeModelSpec): RouterMode => (s.router === 'topk_softmax' ? 'topk_softmax' : 'softmax');
@@ -123,7 +148,8 @@ export class MoeModel {
     readonly maxBatchTokens: number,
     readonly maxContext: number,
     readonly maxSeqs: number,
-    readonly policy: GpuPolicy,
+    readonly policy: Policy,
+    private calibration: Calibration | null,
   ) {
     const { hidden: H, heads: nh, kvHeads: nkv, headDim: hd, vocabSize: V } = spec;
     const T = maxBatchTokens;
@@ -160,6 +186,7 @@ export class MoeModel {
       next: b(T, 'next'),
       readback: this.readbackBuffer(maxSeqs),
       counters: b(Math.max(1, spec.layers), 'counters'),
+      routeStats: b(spec.layers * ROUTE_STATS_WORDS, 'routeStats'),
     };
     this.ws = spec.layerKinds.includes('moe')
       ? createMoeWorkspace(gpu, { maxTokens: T, E: spec.numExperts, k: spec.topK, H, I: spec.moeIntermediate })
@@ -169,7 +196,7 @@ export class MoeModel {
 
   /** Host-visible buffer for a step's results with `rows` logit rows: next ids, counters, logits. */
   private readbackBuffer(rows: number): GPUBuffer {
-    const bytes = Math.max(this.maxBatchTokens, rows) * 4 + this.spec.layers * 4 + rows * this.spec.vocabSize * 4;
+    const bytes = Math.max(this.maxBatchTokens, rows) * 4 + this.spec.layers * 4 * (1 + ROUTE_STATS_WORDS) + rows * this.spec.vocabSize * 4;
     return this.gpu.device.createBuffer({ size: Math.max(16, bytes), usage: Usage.MAP_READ | Usage.COPY_DST, label: 'step.readback' });
   }
 
@@ -187,7 +214,9 @@ export class MoeModel {
   static async load(files: CheckpointFiles, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
     const ckpt = await openCheckpoint(files);
     try {
-      return await MoeModel.fromCheckpoint(ckpt, await resolveSpec(ckpt), gpu, opts);
+      const spec = await resolveSpec(ckpt);
+      const calibration = opts.calibration !== undefined ? opts.calibration : await loadCalibration(files, { layers: spec.layers, E: spec.numExperts });
+      return await MoeModel.fromCheckpoint(ckpt, spec, gpu, { ...opts, calibration });
     } finally {
       await ckpt.close();
     }
@@ -197,7 +226,52 @@ export class MoeModel {
   static async fromCheckpoint(ckpt: Checkpoint, spec: MoeModelSpec, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
     const weights = await uploadWeights(gpu, ckpt, spec, opts.weightFormat ?? 'f32', opts.onProgress);
     const maxContext = Math.min(opts.maxContext ?? 512, spec.maxPositions);
-    return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' });
+    const model = new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' }, opts.calibration ?? null);
+    try {
+      model.resolve(model.policy); // a bad default policy fails at load, not at the first step
+    } catch (e) {
+      model.destroy();
+      throw e;
+    }
+    return model;
+  }
+
+  private resolved = new Map<string, (GpuPolicy_ | null)[]>();
+  private simBuffers = new Map<Float32Array, GPUBuffer>();
+
+  /** Replace the calibration (e.g. after `webmoe calibrate`); policies resolve again on their next step. */
+  setCalibration(c: Calibration | null): void {
+    this.calibration = c;
+    this.resolved.clear();
+    for (const b of this.simBuffers.values()) b.destroy();
+    this.simBuffers.clear();
+  }
+
+  getCalibration(): Calibration | null {
+    return this.calibration;
+  }
+
+  /** Per-layer kernel policies of a JSON policy (cached by its JSON; similarity matrices uploaded once). */
+  resolve(policy: Policy): (GpuPolicy_ | null)[] {
+    const key = JSON.stringify(policy);
+    let r = this.resolved.get(key);
+    if (r) return r;
+    const spec = this.spec;
+    const cfg = resolvePolicy(policy, { isMoe: spec.layerKinds.map((k) => k === 'moe'), topK: spec.topK, E: spec.numExperts, calibration: this.calibration });
+    const sim = (m: Float32Array) => {
+      let b = this.simBuffers.get(m);
+      if (!b) this.simBuffers.set(m, (b = createStorage(this.gpu.device, m, 'calibration.similarity')));
+      return b;
+    };
+    r = cfg.map((c: PolicyConfig | null): GpuPolicy_ | null => {
+      if (!c) return null;
+      if (c.kind === 'sere') return { ...c, similarity: sim(c.similarity) };
+      if (c.kind === 'mass') return { ...c, similarity: c.similarity ? sim(c.similarity) : undefined };
+      return c as GpuPolicy_;
+    });
+    if (this.resolved.size > 64) this.resolved.clear();
+    this.resolved.set(key, r);
+    return r;
   }
 
   /** A new empty sequence (a KV-cache region); free it with freeSequence. */
@@ -252,7 +326,7 @@ export class MoeModel {
       rowsPerSeq.push(mode === 'all' ? q.tokens.length : 1);
     }
     const T = ids.length;
-    if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [], distinctExperts: [] };
+    if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [], distinctExperts: [], routing: [] };
     if (T > this.maxBatchTokens) throw new Error(`webmoe: step has ${T} tokens, more than maxBatchTokens ${this.maxBatchTokens}`);
     const R = rows.length;
     this.ensureLogitRows(R);
@@ -262,7 +336,7 @@ export class MoeModel {
     dev.queue.writeBuffer(s.seqIds, 0, new Uint32Array(seqIds));
     dev.queue.writeBuffer(s.positions, 0, new Uint32Array(positions));
     dev.queue.writeBuffer(s.rows, 0, new Uint32Array(rows));
-    const policy = req.policy ?? this.policy;
+    const layerPolicy = this.resolve(req.policy ?? this.policy);
 
     // A validation error (a kernel bug, a limit exceeded) must fail the step, not return zeros.
     dev.pushErrorScope('validation');
@@ -324,8 +398,9 @@ export class MoeModel {
           ws: this.ws!, logits: s.routerLogits, x: s.h, out: s.x, accumulate: true,
           gateUp: e.gateUp, down: e.down, gateUpScales: e.gateUpScales, downScales: e.downScales, format: W.format, group: 32,
           T, mode: routerMode(spec), normTopk: spec.router === 'softmax_topk_renorm', scale: spec.residualMultiplier,
-          policy, counters: s.counters, counterIndex: l,
+          policy: layerPolicy[l] ?? { kind: 'baseline' }, counters: s.counters, counterIndex: l,
         });
+        encodeMoeRouteStats(gpu, pass, { scores: this.ws!.scores, ids: this.ws!.ids, stats: s.routeStats, index: l, T, E: spec.numExperts, kMax: spec.topK });
         if (L.shared) {
           swiglu(L.shared, s.tmp);
           mm(s.h, L.shared.gate1, s.gate1);
@@ -345,11 +420,14 @@ export class MoeModel {
     encodeArgmax(gpu, pass, { logits: s.logits, out: s.next, rows: R, vocab: V });
     pass.end();
     const wantLogits = mode !== 'none';
-    // read-back layout: next ids [R] u32, distinct experts per layer [L] u32, logits [R, V] f32
+    // read-back layout: next ids [R] u32, distinct experts per layer [L] u32, route stats [L, ROUTE_STATS_WORDS],
+    // logits [R, V] f32
     const L = spec.layers;
+    const SW = L * ROUTE_STATS_WORDS;
     enc.copyBufferToBuffer(s.next, 0, s.readback, 0, R * 4);
     enc.copyBufferToBuffer(s.counters, 0, s.readback, R * 4, L * 4);
-    if (wantLogits) enc.copyBufferToBuffer(s.logits, 0, s.readback, (R + L) * 4, R * V * 4);
+    enc.copyBufferToBuffer(s.routeStats, 0, s.readback, (R + L) * 4, SW * 4);
+    if (wantLogits) enc.copyBufferToBuffer(s.logits, 0, s.readback, (R + L + SW) * 4, R * V * 4);
     dev.queue.submit([enc.finish()]);
     const err = await dev.popErrorScope();
     if (err) throw new Error(`webmoe: GPU validation error in the forward step: ${err.message.split('\n')[0]}`);
@@ -360,7 +438,13 @@ export class MoeModel {
       const data = s.readback.getMappedRange();
       const nextAll = new Uint32Array(data, 0, R).slice();
       const distinctExperts = Array.from(new Uint32Array(data, R * 4, L)).map((d, l) => (spec.layerKinds[l] === 'moe' ? d : 0));
-      const logitsAll = wantLogits ? new Float32Array(data, (R + L) * 4, R * V).slice() : null;
+      const statsAll = new Uint32Array(data, (R + L) * 4, SW);
+      const routing: LayerRouting[] = spec.layerKinds.map((kind, l) => {
+        if (kind !== 'moe') return { experts: [], baselineExperts: [], massKept: 1, massKeptSum: 0, massBaselineSum: 0 };
+        const st = decodeRouteStats(statsAll.subarray(l * ROUTE_STATS_WORDS, (l + 1) * ROUTE_STATS_WORDS), spec.numExperts);
+        return { experts: st.experts, baselineExperts: st.baselineExperts, massKept: st.massBaseline > 0 ? st.massKept / st.massBaseline : 1, massKeptSum: st.massKept, massBaselineSum: st.massBaseline };
+      });
+      const logitsAll = wantLogits ? new Float32Array(data, (R + L + SW) * 4, R * V).slice() : null;
       const next: number[] = [];
       const logits: Float32Array[] = [];
       let r = 0;
@@ -370,7 +454,7 @@ export class MoeModel {
         r += n;
       }
       if (spec.logitScale !== 1 && logitsAll) for (let i = 0; i < logitsAll.length; i++) logitsAll[i] *= spec.logitScale;
-      return { next, logits: logitsAll ? logits : undefined, distinctExperts };
+      return { next, logits: logitsAll ? logits : undefined, distinctExperts, routing };
     } finally {
       s.readback.unmap();
     }
@@ -412,6 +496,7 @@ export class MoeModel {
     this.kv.destroy();
     this.ws?.destroy();
     for (const b of Object.values(this.s)) (b as GPUBuffer).destroy();
+    for (const b of this.simBuffers.values()) b.destroy();
   }
 }
 
