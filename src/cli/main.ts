@@ -31,7 +31,6 @@ export const USAGE = `usage:
   webmoe eval     [--model DIR] --text-file F [--batch B] [--json]          (--mode prefill, the default: the training protocol)
   webmoe eval     --mode decode --batch B --policy P --text-file F [--context C] [--steps N] [--segments S]
                   [--compare baseline] [--backend webgpu|reference] [--json]   (lockstep decode, see README)
-  webmoe calibrate [--model DIR] --text-file TRAINING_TEXT [--out FILE] [--tokens N] [--batch B]
 common: --weight-format f32|f16|int8|int4 (default f32)
         --policy baseline | reduced_topk:K | xshare:FRACTION | sere | alloc:K | alloc_t:K | mass:COVERAGE | auto[:RISE]
                  or kind:key=value,... or JSON (expert routing, default baseline; see README)`;
@@ -200,7 +199,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (cmd === 'eval' && (o.mode ?? 'prefill') === 'decode') return (await import('./eval-decode.ts')).evalDecodeCommand(o, dir, wf, policy);
-  // CAL if (cmd === 'calibrate') return (await import('./calibrate.ts')).calibrateCommand(o, dir, wf);
   if (cmd === 'eval') {
     if (o.mode !== undefined && o.mode !== 'prefill') throw new UsageError(`--mode must be prefill (default: the training protocol) or decode`);
     if (!o['text-file']) throw new UsageError('--text-file is required');
