@@ -12,7 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Gpu } from '../src/gpu/context.ts';
 import { createStorage, readBuffer } from '../src/gpu/buffers.ts';
-import { createMoeWorkspace, encodeMoeLayer, type MoeWeightFormat } from '../src/kernels/moe_ffn.ts';
+import { createMoeWorkspace, encodeMoeLayer } from '../src/kernels/moe_ffn.ts';
+import type { WeightFormat } from '../src/quant/pack.ts';
 import type { GpuPolicy } from '../src/kernels/moe_router.ts';
 import { packF16Rows, padRowsF32, quantizeInt8 } from '../src/quant/pack.ts';
 import { route } from '../src/routing/policies.ts';
@@ -34,7 +35,7 @@ export const SHAPES: MoeShape[] = [
   { label: 'E64k8', E: 64, k: 8, H: 512, I: 256 },
 ];
 export const TOKENS = [1, 8, 16];
-export const FORMATS: MoeWeightFormat[] = ['f32', 'f16', 'int8'];
+export const FORMATS: WeightFormat[] = ['f32', 'f16', 'int8'];
 const ROUTER: RouterConfig = { mode: 'softmax', normTopk: true };
 
 
@@ -87,7 +88,7 @@ function expertWeights(E: number, k: number, H: number, I: number, seed: number)
 }
 
 /** Upload gate/up [E*2I, H] and down [E*H, I] in `format`; returns buffers and bytes per expert. */
-function uploadExperts(gpu: Gpu, w: ReturnType<typeof expertWeights>, format: MoeWeightFormat) {
+function uploadExperts(gpu: Gpu, w: ReturnType<typeof expertWeights>, format: WeightFormat) {
   const { gu, dn, E, H, I } = w;
   const up = (m: Float32Array, rows: number, cols: number): [GPUBuffer, GPUBuffer | undefined] => {
     if (format === 'f32') return [createStorage(gpu.device, padRowsF32(m, rows, cols), 'bench-moe-w'), undefined];

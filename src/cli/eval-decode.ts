@@ -46,7 +46,7 @@ export async function openStepModel(dir: string, backend: string, wf: WeightForm
   try {
     const spec = await resolveSpec(ckpt);
     const W = await loadReferenceWeights(ckpt, spec);
-    const m = new ReferenceStepModel(spec, W, await cliCalibration(dir, spec, o.calibration), { maxBatchTokens: o.batchTokens, policy: o.policy });
+    const m = new ReferenceStepModel(spec, W, { maxSeqs: o.seqs, maxContext: o.context, calibration: await cliCalibration(dir, spec, o.calibration), policy: o.policy });
     return { model: m, destroy: () => undefined };
   } finally {
     await ckpt.close();

@@ -9,7 +9,7 @@
  * (greedy agreement).
  */
 import type { Policy } from '../routing/types.ts';
-import type { StepRequest, StepResult } from '../runtime/model.ts';
+import type { ForwardRequest as StepRequest, ForwardResult as StepResult } from '../runtime/model.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 
 /** What the evaluation needs from a model: MoeModel (WebGPU) or ReferenceStepModel (plain TS). */

@@ -1,5 +1,5 @@
 // Adapter + device acquisition, capabilities, and the per-device caches every kernel uses.
-import { GpuUnavailableError } from './errors.ts';
+import { GpuDeviceLostError, GpuUnavailableError } from './errors.ts';
 import { PipelineCache } from './pipelines.ts';
 import { BufferPool, createUniform } from './buffers.ts';
 
@@ -92,8 +92,13 @@ export class Gpu {
   /** Throws a clear error if the device has been lost: call before queueing work. */
   assertAlive(): void {
     if (this.lostInfo) {
-      throw new GpuUnavailableError(`webmoe: GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`);
+      throw this.lostError()!;
     }
+  }
+
+  /** The error to report for work on this device once it is lost (null while it is alive). */
+  lostError(): GpuDeviceLostError | null {
+    return this.lostInfo ? new GpuDeviceLostError(String(this.lostInfo.reason ?? ''), this.lostInfo.message ?? '') : null;
   }
 
   describe(): string {

@@ -5,7 +5,7 @@
 import type { Gpu } from '../gpu/context.ts';
 import { STORAGE, Usage, createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
-import { paddedCols } from '../quant/pack.ts';
+import { paddedCols, type WeightFormat } from '../quant/pack.ts';
 import type { RouterMode } from '../routing/types.ts';
 import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, type GpuPolicy } from './moe_router.ts';
 
@@ -15,9 +15,6 @@ export const MOE_TILE = 8;
 export const MOE_ROWS = 8;
 /** Word offset of the active-expert list inside the meta buffer. */
 export const MOE_META_ACTIVE = 8;
-
-/** Expert weight storage, in the row-padded layouts of src/quant/pack.ts. */
-export type MoeWeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
 
 export interface MoeWorkspaceSpec {
   maxTokens: number;
@@ -128,7 +125,7 @@ export interface MoeFfnArgs {
   gateUp: GPUBuffer;
   /** [E*H rows, kPadI], I columns padded likewise. */
   down: GPUBuffer;
-  format: MoeWeightFormat;
+  format: WeightFormat;
   /** int8/int4: per-group f32 scales [rows, kPad/group] of gateUp and down; group (default 32, multiple of 8). */
   gateUpScales?: GPUBuffer;
   downScales?: GPUBuffer;
@@ -208,7 +205,7 @@ export interface MoeLayerArgs {
   accumulate?: boolean;
   gateUp: GPUBuffer;
   down: GPUBuffer;
-  format: MoeWeightFormat;
+  format: WeightFormat;
   gateUpScales?: GPUBuffer;
   downScales?: GPUBuffer;
   group?: number;

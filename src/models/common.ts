@@ -1,7 +1,7 @@
 // Shared pieces of the per-architecture mappings: reading config.json (old and transformers-5 keys),
 // RoPE inverse frequencies, and the generic HF decoder layout most MoE models share.
 import { FormatError } from '../format/errors.ts';
-import type { FfnRefs, LayerRefs, MoeModelSpec, QkNormKind, RopeSpec, RouterNorm, WeightRef } from './spec.ts';
+import type { FfnRefs, LayerRefs, MoeModelSpec, QkNormKind, RopeSpec, ArchRouter, WeightRef } from './spec.ts';
 
 export const CONFIG_FILE = 'config.json';
 
@@ -129,7 +129,7 @@ export interface ArchOptions {
   qkNorm: QkNormKind;
   qkvBias: boolean;
   oBias: boolean;
-  router: RouterNorm;
+  router: ArchRouter;
   numExperts: number;
   topK: number;
   moeIntermediate: number;

@@ -13,7 +13,7 @@ export function graniteMoeSpec(c: ConfigReader): MoeModelSpec {
     qkNorm: 'none',
     qkvBias: bias,
     oBias: bias,
-    router: 'topk_softmax',
+    router: { mode: 'topk_softmax', normTopk: false },
     numExperts: c.int(['num_local_experts', 'num_experts']),
     topK: c.int('num_experts_per_tok'),
     moeIntermediate: c.int('intermediate_size'),

@@ -11,7 +11,7 @@ import { mixtralSpec } from './mixtral.ts';
 import { graniteMoeSpec } from './granitemoe.ts';
 import type { MoeModelSpec } from './spec.ts';
 
-export type { MoeModelSpec, LayerRefs, WeightRef, FfnRefs, RouterNorm, QkNormKind } from './spec.ts';
+export type { MoeModelSpec, LayerRefs, WeightRef, FfnRefs, ArchRouter, QkNormKind } from './spec.ts';
 export { parseConfigJson, ConfigReader } from './common.ts';
 
 type Builder = (c: ConfigReader, names: ReadonlySet<string>) => MoeModelSpec;

@@ -12,7 +12,7 @@ export function mixtralSpec(c: ConfigReader, names: ReadonlySet<string>): MoeMod
     qkNorm: 'none',
     qkvBias: false,
     oBias: false,
-    router: 'softmax_topk_renorm',
+    router: { mode: 'softmax', normTopk: true },
     numExperts: c.int(['num_local_experts', 'num_experts']),
     topK: c.int('num_experts_per_tok'),
     moeIntermediate: c.int('intermediate_size'),

@@ -14,7 +14,7 @@ export function olmoeSpec(c: ConfigReader, names: ReadonlySet<string>): MoeModel
     qkNorm: 'full',
     qkvBias: bias,
     oBias: bias,
-    router: c.bool('norm_topk_prob', false) ? 'softmax_topk_renorm' : 'softmax_topk',
+    router: { mode: 'softmax', normTopk: c.bool('norm_topk_prob', false) },
     numExperts: E,
     topK: c.int('num_experts_per_tok'),
     moeIntermediate: c.int('intermediate_size'),

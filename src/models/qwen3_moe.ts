@@ -14,7 +14,7 @@ export function qwen3MoeSpec(c: ConfigReader, names: ReadonlySet<string>): MoeMo
     qkNorm: 'per_head',
     qkvBias: bias,
     oBias: bias,
-    router: c.bool('norm_topk_prob', false) ? 'softmax_topk_renorm' : 'softmax_topk',
+    router: { mode: 'softmax', normTopk: c.bool('norm_topk_prob', false) },
     numExperts: E,
     topK: c.int('num_experts_per_tok'),
     moeIntermediate: c.int('moe_intermediate_size'),

@@ -4,16 +4,21 @@
  * per-architecture files (qwen3_moe.ts, ...) are the only places that know Hugging Face names and keys.
  */
 
+import type { RouterMode } from '../routing/types.ts';
+
 /** qk-norm: none; per_head = RMSNorm over each head's head_dim (Qwen3); full = over the whole projection (OLMoE). */
 export type QkNormKind = 'none' | 'per_head' | 'full';
 
 /**
- * Router normalisation:
- *  softmax_topk        softmax over all experts, keep the top-k probabilities as they are (Qwen1.5-MoE, OLMoE)
- *  softmax_topk_renorm softmax over all experts, top-k, renormalise to sum 1 (Qwen3-MoE, Mixtral)
- *  topk_softmax        top-k on the raw logits, softmax over those k (Granite)
+ * The architecture's router rule, in the routing layer's terms (src/routing/types.ts RouterConfig):
+ *  { mode: 'softmax', normTopk: false }      softmax over all experts, keep the top-k probabilities (Qwen1.5-MoE, OLMoE)
+ *  { mode: 'softmax', normTopk: true }       ... renormalised to sum 1 (Qwen3-MoE norm_topk_prob, Mixtral)
+ *  { mode: 'topk_softmax', normTopk: false } top-k on the raw logits, softmax over those k (Granite)
  */
-export type RouterNorm = 'softmax_topk' | 'softmax_topk_renorm' | 'topk_softmax';
+export interface ArchRouter {
+  mode: RouterMode;
+  normTopk: boolean;
+}
 
 /**
  * Where one internal weight comes from: the HF tensor `tensor` (whose full shape is checked against
@@ -89,7 +94,7 @@ export interface MoeModelSpec {
   numExperts: number;
   topK: number;
   moeIntermediate: number;
-  router: RouterNorm;
+  router: ArchRouter;
   /** Per layer: 'moe' or 'dense'. */
   layerKinds: ('moe' | 'dense')[];
   tieEmbeddings: boolean;

@@ -1,67 +1,67 @@
 /**
- * The plain-TS model behind the same step interface as MoeModel (forward({seqs, logits, policy})): per-sequence
- * KV caches, every token of a step routed TOGETHER through src/routing's route() (the GPU kernels'
- * reference), routing statistics from routeStats(). Same operations as reference/model.ts (its rmsNorm and
- * rope), with matrix products done for all of a step's tokens at once so lockstep decode evaluation and
- * calibration sweeps run fast on a CPU. Tests check it against the WebGPU runtime.
+ * The plain-TS model behind MoeModel's step interface (forward({seqs, logits, policy})): KV caches laid out
+ * as the GPU's (slot = seqStart[seq] + position), every token of a step routed TOGETHER by src/routing's
+ * route() (the GPU kernels' reference) under any Policy, routing statistics by routeStats(). Composed from
+ * the op references (src/reference/*.ts) in the GPU runtime's order; referenceForward is one step of it.
+ * Lockstep decode evaluation and calibration sweeps use it to run fast on a CPU; tests check it against
+ * the WebGPU runtime.
  */
 import type { MoeModelSpec } from '../models/spec.ts';
-import { rmsNorm, rope, type RefWeights } from './model.ts';
 import { route, routeStats } from '../routing/policies.ts';
 import { resolvePolicy } from '../routing/resolve.ts';
 import type { Calibration } from '../routing/calibration.ts';
-import type { Policy, PolicyConfig, RouterConfig } from '../routing/types.ts';
-import type { LayerRouting, StepRequest, StepResult } from '../runtime/model.ts';
+import { NO_EXPERT, type Policy, type PolicyConfig } from '../routing/types.ts';
+import type { ForwardRequest, ForwardResult, LayerRouting } from '../runtime/model.ts';
+import { matmulRef } from './matmul.ts';
+import { rmsNormRef } from './rmsnorm.ts';
+import { ropeRef } from './rope.ts';
+import { attentionRef, kvWriteRef } from './attention.ts';
+import { addRef, siluMulRef } from './activations.ts';
+import { clampRef, gatedAddRef } from './elementwise.ts';
+import { embeddingRef } from './embedding.ts';
+import type { RefWeights } from './model.ts';
 
-/** Y[t, n] = sum_k W[n, k] X[t, k] for T rows (W [N, K] row-major, HF Linear layout). */
-function linearRows(X: Float32Array, T: number, K: number, W: Float32Array, N: number, b?: Float32Array): Float32Array {
-  const Y = new Float32Array(T * N);
-  for (let n = 0; n < N; n++) {
-    const o = n * K;
-    for (let t = 0; t < T; t++) {
-      const xo = t * K;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      let k = 0;
-      for (; k + 3 < K; k += 4) {
-        s0 += W[o + k] * X[xo + k];
-        s1 += W[o + k + 1] * X[xo + k + 1];
-        s2 += W[o + k + 2] * X[xo + k + 2];
-        s3 += W[o + k + 3] * X[xo + k + 3];
-      }
-      for (; k < K; k++) s0 += W[o + k] * X[xo + k];
-      Y[t * N + n] = s0 + s1 + s2 + s3 + (b ? b[n] : 0);
-    }
-  }
-  return Y;
+type Ffn = { gate: Float32Array; up: Float32Array; down: Float32Array };
+
+/** down(silu(gate x) * up x) for rows x [T, H]. */
+export function swigluRef(x: Float32Array, f: Ffn, T: number, H: number): Float32Array {
+  const I = f.gate.length / H;
+  return matmulRef(siluMulRef(matmulRef(x, f.gate, T, I, H), matmulRef(x, f.up, T, I, H), T, I), f.down, T, H, I);
 }
 
-const silu = (v: number) => v / (1 + Math.exp(-v));
-
-function swigluRows(X: Float32Array, T: number, H: number, f: { gate: Float32Array; up: Float32Array; down: Float32Array }, I: number): Float32Array {
-  const g = linearRows(X, T, H, f.gate, I);
-  const u = linearRows(X, T, H, f.up, I);
-  for (let i = 0; i < g.length; i++) g[i] = silu(g[i]) * u[i];
-  return linearRows(g, T, I, f.down, H);
+export interface ReferenceStepOptions {
+  maxSeqs?: number;
+  maxContext?: number;
+  policy?: Policy;
+  calibration?: Calibration | null;
+  /** Called with each MoE layer's input rows h [T, H] (calibration collects them). */
+  onMoeInput?: (layer: number, h: Float32Array, T: number) => void;
 }
-
-const normRows = (x: Float32Array, T: number, D: number, w: Float32Array, eps: number, group = D) => {
-  const out = new Float32Array(T * D);
-  for (let t = 0; t < T; t++) out.set(rmsNorm(x.subarray(t * D, (t + 1) * D), w, eps, group), t * D);
-  return out;
-};
 
 export class ReferenceStepModel {
-  readonly maxBatchTokens: number;
-  private next = 0;
-  private readonly caches = new Map<number, { k: Float32Array[][]; v: Float32Array[][] }>();
+  readonly maxBatchTokens = Number.MAX_SAFE_INTEGER;
+  readonly maxSeqs: number;
+  readonly maxContext: number;
+  readonly policy: Policy;
+  onMoeInput?: (layer: number, h: Float32Array, T: number) => void;
+  private calibration: Calibration | null;
+  private readonly kCache: Float32Array[];
+  private readonly vCache: Float32Array[];
+  private readonly lengths = new Map<number, number>();
+  private readonly seqStart: number[];
   private readonly resolved = new Map<string, (PolicyConfig | null)[]>();
 
-  constructor(readonly spec: MoeModelSpec, readonly W: RefWeights, private calibration: Calibration | null = null, opts: { maxBatchTokens?: number; policy?: Policy } = {}) {
-    this.maxBatchTokens = opts.maxBatchTokens ?? 4096;
-    this.policy = opts.policy ?? { kind: 'baseline' };
+  constructor(readonly spec: MoeModelSpec, readonly W: RefWeights, o: ReferenceStepOptions = {}) {
+    this.maxSeqs = o.maxSeqs ?? 4;
+    this.maxContext = o.maxContext ?? 512;
+    this.policy = o.policy ?? { kind: 'baseline' };
+    this.calibration = o.calibration ?? null;
+    this.onMoeInput = o.onMoeInput;
+    const row = spec.kvHeads * spec.headDim;
+    this.kCache = spec.layerKinds.map(() => new Float32Array(this.maxSeqs * this.maxContext * row));
+    this.vCache = spec.layerKinds.map(() => new Float32Array(this.maxSeqs * this.maxContext * row));
+    this.seqStart = Array.from({ length: this.maxSeqs }, (_, i) => i * this.maxContext);
   }
-
-  readonly policy: Policy;
 
   setCalibration(c: Calibration | null): void {
     this.calibration = c;
@@ -69,17 +69,21 @@ export class ReferenceStepModel {
   }
 
   createSequence(): number {
-    const id = this.next++;
-    this.caches.set(id, { k: this.spec.layerKinds.map(() => []), v: this.spec.layerKinds.map(() => []) });
-    return id;
+    for (let i = 0; i < this.maxSeqs; i++) {
+      if (!this.lengths.has(i)) {
+        this.lengths.set(i, 0);
+        return i;
+      }
+    }
+    throw new Error(`webmoe: all ${this.maxSeqs} sequences are in use`);
   }
 
   freeSequence(id: number): void {
-    this.caches.delete(id);
+    this.lengths.delete(id);
   }
 
   sequenceLength(id: number): number {
-    return this.caches.get(id)?.k[0].length ?? 0;
+    return this.lengths.get(id) ?? 0;
   }
 
   private resolve(p: Policy): (PolicyConfig | null)[] {
@@ -93,140 +97,108 @@ export class ReferenceStepModel {
     return r;
   }
 
-  async forward(req: StepRequest): Promise<StepResult> {
+  async forward(req: ForwardRequest): Promise<ForwardResult> {
+    return this.step(req);
+  }
+
+  /** One step (synchronous). */
+  step(req: ForwardRequest): ForwardResult {
     const spec = this.spec;
     const W = this.W;
     const { hidden: H, heads: nh, kvHeads: nkv, headDim: hd, eps, vocabSize: V } = spec;
-    const group = nh / nkv;
     const mode = req.logits ?? 'last';
     const pol = this.resolve(req.policy ?? this.policy);
-    const tokSeq: number[] = [];
-    const tokPos: number[] = [];
-    const ids: number[] = [];
+    const tokens: number[] = [];
+    const seqIds: number[] = [];
+    const positions: number[] = [];
     for (const q of req.seqs) {
-      const c = this.caches.get(q.id);
-      if (!c) throw new Error(`webmoe: sequence ${q.id} does not exist`);
+      const len = this.lengths.get(q.id);
+      if (len === undefined) throw new Error(`webmoe: sequence ${q.id} does not exist`);
+      if (len + q.tokens.length > this.maxContext) throw new Error(`webmoe: sequence ${q.id} would hold ${len + q.tokens.length} tokens, more than maxContext ${this.maxContext}`);
       q.tokens.forEach((tok, i) => {
-        if (!(tok >= 0 && tok < V)) throw new Error(`webmoe: token id ${tok} out of range [0, ${V})`);
-        ids.push(tok);
-        tokSeq.push(q.id);
-        tokPos.push(c.k[0].length + i);
+        if (!(Number.isInteger(tok) && tok >= 0 && tok < V)) throw new Error(`token id ${tok} out of range [0, ${V})`);
+        tokens.push(tok);
+        seqIds.push(q.id);
+        positions.push(len + i);
       });
     }
-    const T = ids.length;
-    const x = new Float32Array(T * H);
-    ids.forEach((tok, t) => {
-      for (let i = 0; i < H; i++) x[t * H + i] = W.embed[tok * H + i] * spec.embeddingMultiplier;
-    });
-    const routerCfg: RouterConfig = { mode: spec.router === 'topk_softmax' ? 'topk_softmax' : 'softmax', normTopk: spec.router === 'softmax_topk_renorm' };
+    const T = tokens.length;
+    const rope = { invFreq: spec.rope.invFreq, attentionScaling: spec.rope.attentionFactor };
+    const addScaled = (x: Float32Array, y: Float32Array) => x.set(addRef(x, y, spec.residualMultiplier));
+    const x = embeddingRef(tokens, W.embed, V, H, spec.embeddingMultiplier);
     const routing: LayerRouting[] = [];
     const distinctExperts: number[] = [];
     for (let l = 0; l < spec.layers; l++) {
       const L = W.layers[l];
-      const h = normRows(x, T, H, L.attnNorm, eps);
-      let q = linearRows(h, T, H, L.q, nh * hd, L.qBias);
-      let k = linearRows(h, T, H, L.k, nkv * hd, L.kBias);
-      const v = linearRows(h, T, H, L.v, nkv * hd, L.vBias);
+      // --- attention ---
+      const h = rmsNormRef(x, L.attnNorm, T, H, eps);
+      let q = matmulRef(h, L.q, T, nh * hd, H, L.qBias);
+      let k = matmulRef(h, L.k, T, nkv * hd, H, L.kBias);
+      let v = matmulRef(h, L.v, T, nkv * hd, H, L.vBias);
       if (spec.qkNorm === 'per_head') {
-        q = normRows(q, T, nh * hd, L.qNorm!, eps, hd);
-        k = normRows(k, T, nkv * hd, L.kNorm!, eps, hd);
+        q = rmsNormRef(q, L.qNorm!, T * nh, hd, eps);
+        k = rmsNormRef(k, L.kNorm!, T * nkv, hd, eps);
       } else if (spec.qkNorm === 'full') {
-        q = normRows(q, T, nh * hd, L.qNorm!, eps);
-        k = normRows(k, T, nkv * hd, L.kNorm!, eps);
+        q = rmsNormRef(q, L.qNorm!, T, nh * hd, eps);
+        k = rmsNormRef(k, L.kNorm!, T, nkv * hd, eps);
       }
-      if (spec.clipQkv !== null) {
-        const c = spec.clipQkv;
-        for (const a of [q, k, v]) for (let i = 0; i < a.length; i++) a[i] = Math.min(c, Math.max(-c, a[i]));
-      }
-      // cache writes first (a sequence's tokens of this step see each other causally)
-      for (let t = 0; t < T; t++) {
-        const qt = q.subarray(t * nh * hd, (t + 1) * nh * hd);
-        const kt = k.slice(t * nkv * hd, (t + 1) * nkv * hd);
-        rope(qt, hd, tokPos[t], spec);
-        rope(kt, hd, tokPos[t], spec);
-        const c = this.caches.get(tokSeq[t])!;
-        c.k[l].push(kt);
-        c.v[l].push(v.slice(t * nkv * hd, (t + 1) * nkv * hd));
-      }
-      const att = new Float32Array(T * nh * hd);
-      for (let t = 0; t < T; t++) {
-        const c = this.caches.get(tokSeq[t])!;
-        const pos = tokPos[t];
-        for (let head = 0; head < nh; head++) {
-          const kvh = Math.floor(head / group);
-          const j0 = spec.slidingWindow ? Math.max(0, pos - spec.slidingWindow + 1) : 0;
-          const s = new Float64Array(pos + 1).fill(-Infinity);
-          let m = -Infinity;
-          for (let j = j0; j <= pos; j++) {
-            let d = 0;
-            const kj = c.k[l][j];
-            for (let i = 0; i < hd; i++) d += q[t * nh * hd + head * hd + i] * kj[kvh * hd + i];
-            s[j] = d * spec.attnScale;
-            m = Math.max(m, s[j]);
-          }
-          let z = 0;
-          for (let j = j0; j <= pos; j++) z += s[j] = Math.exp(s[j] - m);
-          for (let j = j0; j <= pos; j++) {
-            const p = s[j] / z;
-            const vj = c.v[l][j];
-            for (let i = 0; i < hd; i++) att[t * nh * hd + head * hd + i] += p * vj[kvh * hd + i];
-          }
-        }
-      }
-      const o = linearRows(att, T, nh * hd, L.o, H, L.oBias);
-      for (let i = 0; i < T * H; i++) x[i] += o[i] * spec.residualMultiplier;
-      const h2 = normRows(x, T, H, L.mlpNorm, eps);
-      const y = new Float32Array(T * H);
+      if (spec.clipQkv !== null) [q, k, v] = [q, k, v].map((a) => clampRef(a, spec.clipQkv!));
+      q = ropeRef(q, T, nh, hd, hd, positions, rope);
+      k = ropeRef(k, T, nkv, hd, hd, positions, rope);
+      kvWriteRef(k, v, this.kCache[l], this.vCache[l], seqIds, positions, this.seqStart, nkv, hd);
+      const att = attentionRef(q, this.kCache[l], this.vCache[l], seqIds, positions, this.seqStart, { nHeads: nh, nKvHeads: nkv, headDim: hd }, spec.attnScale, spec.slidingWindow ?? 0);
+      addScaled(x, matmulRef(att, L.o, T, H, nh * hd, L.oBias));
+      // --- feed-forward ---
+      const h2 = rmsNormRef(x, L.mlpNorm, T, H, eps);
       if (L.dense) {
-        y.set(swigluRows(h2, T, H, L.dense, L.dense.gate.length / H));
+        addScaled(x, swigluRef(h2, L.dense, T, H));
         routing.push({ experts: [], baselineExperts: [], massKept: 1, massKeptSum: 0, massBaselineSum: 0 });
         distinctExperts.push(0);
-      } else {
-        const E = spec.numExperts;
-        const K = spec.topK;
-        const rl = linearRows(h2, T, H, L.router!, E);
-        const r = route(rl, T, E, K, pol[l] ?? { kind: 'baseline' }, routerCfg);
-        const st = routeStats(rl, T, E, K, r.ids, routerCfg);
-        routing.push({ experts: st.experts, baselineExperts: st.baselineExperts, massKept: st.massBaseline > 0 ? st.massKept / st.massBaseline : 1, massKeptSum: st.massKept, massBaselineSum: st.massBaseline });
-        distinctExperts.push(r.distinct);
-        // each active expert on its tokens, then the weighted sum in (token, slot) order
-        const per = new Map<number, number[]>();
-        for (let i = 0; i < r.ids.length; i++) {
-          const e = r.ids[i];
-          if (e === 0xffffffff) continue;
-          if (!per.has(e)) per.set(e, []);
-          per.get(e)!.push(i);
-        }
-        const slotOut = new Map<number, Float32Array>();
-        for (const [e, slots] of per) {
-          const toks = [...new Set(slots.map((i) => Math.floor(i / K)))];
-          const X = new Float32Array(toks.length * H);
-          toks.forEach((t, j) => X.set(h2.subarray(t * H, (t + 1) * H), j * H));
-          const Y = swigluRows(X, toks.length, H, L.experts![e], spec.moeIntermediate);
-          for (const i of slots) {
-            const j = toks.indexOf(Math.floor(i / K));
-            slotOut.set(i, Y.subarray(j * H, (j + 1) * H));
-          }
-        }
-        for (let i = 0; i < r.ids.length; i++) {
-          const yo = slotOut.get(i);
-          if (!yo) continue;
-          const t = Math.floor(i / K);
-          const w = r.weights[i];
-          for (let c = 0; c < H; c++) y[t * H + c] += w * yo[c];
-        }
-        if (L.shared) {
-          const sh = swigluRows(h2, T, H, L.shared, L.shared.gate.length / H);
-          const g1 = linearRows(h2, T, H, L.shared.gate1!, 1);
-          for (let t = 0; t < T; t++) {
-            const g = 1 / (1 + Math.exp(-g1[t]));
-            for (let c = 0; c < H; c++) y[t * H + c] += g * sh[t * H + c];
-          }
+        continue;
+      }
+      this.onMoeInput?.(l, h2, T);
+      const E = spec.numExperts;
+      const logits = matmulRef(h2, L.router!, T, E, H);
+      const r = route(logits, T, E, spec.topK, pol[l] ?? { kind: 'baseline' }, spec.router);
+      const st = routeStats(logits, T, E, spec.topK, r.ids, spec.router);
+      routing.push({ experts: st.experts, baselineExperts: st.baselineExperts, massKept: st.massBaseline > 0 ? st.massKept / st.massBaseline : 1, massKeptSum: st.massKept, massBaselineSum: st.massBaseline });
+      distinctExperts.push(r.distinct);
+      // each used expert once over its tokens (rows are independent: same values as row by row), then the
+      // weighted sum in (token, slot) order
+      const rowsOf = new Map<number, number[]>();
+      for (let i = 0; i < r.ids.length; i++) {
+        const e = r.ids[i];
+        if (e === NO_EXPERT) continue;
+        const t = Math.floor(i / r.kMax);
+        const list = rowsOf.get(e) ?? [];
+        if (list[list.length - 1] !== t) list.push(t);
+        rowsOf.set(e, list);
+      }
+      const outOf = new Map<number, { rows: number[]; y: Float32Array }>();
+      for (const [e, rows] of rowsOf) {
+        const X = new Float32Array(rows.length * H);
+        rows.forEach((t, j) => X.set(h2.subarray(t * H, (t + 1) * H), j * H));
+        outOf.set(e, { rows, y: swigluRef(X, L.experts![e], rows.length, H) });
+      }
+      const y = new Float32Array(T * H);
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j < r.kMax; j++) {
+          const e = r.ids[t * r.kMax + j];
+          if (e === NO_EXPERT) continue;
+          const o = outOf.get(e)!;
+          const row = o.rows.indexOf(t);
+          const w = r.weights[t * r.kMax + j];
+          for (let i = 0; i < H; i++) y[t * H + i] += w * o.y[row * H + i];
         }
       }
-      for (let i = 0; i < T * H; i++) x[i] += y[i] * spec.residualMultiplier;
+      if (L.shared) {
+        const gate = matmulRef(h2, L.shared.gate1!, T, 1, H);
+        y.set(gatedAddRef(y, swigluRef(h2, L.shared, T, H), gate, H));
+      }
+      addScaled(x, y);
     }
-    // rows that get logits
+    for (const q of req.seqs) this.lengths.set(q.id, this.lengths.get(q.id)! + q.tokens.length);
+    // logits for the rows asked for
     const rows: number[] = [];
     const rowsPerSeq: number[] = [];
     let off = 0;
@@ -239,17 +211,17 @@ export class ReferenceStepModel {
     const R = rows.length;
     const xs = new Float32Array(R * H);
     rows.forEach((t, j) => xs.set(x.subarray(t * H, (t + 1) * H), j * H));
-    const logitsAll = linearRows(normRows(xs, R, H, W.finalNorm, eps), R, H, W.lmHead, V);
-    if (spec.logitScale !== 1) for (let i = 0; i < logitsAll.length; i++) logitsAll[i] *= spec.logitScale;
+    const all = matmulRef(rmsNormRef(xs, W.finalNorm, R, H, eps), W.lmHead, R, V, H);
+    for (let i = 0; i < all.length; i++) all[i] *= spec.logitScale;
     const next: number[] = [];
     const logits: Float32Array[] = [];
     let r0 = 0;
     for (const n of rowsPerSeq) {
-      const last = logitsAll.subarray((r0 + n - 1) * V, (r0 + n) * V);
+      const last = all.subarray((r0 + n - 1) * V, (r0 + n) * V);
       let b = 0;
       for (let i = 1; i < V; i++) if (last[i] > last[b]) b = i;
       next.push(b);
-      logits.push(logitsAll.subarray(r0 * V, (r0 + n) * V));
+      logits.push(all.subarray(r0 * V, (r0 + n) * V));
       r0 += n;
     }
     return { next, logits: mode === 'none' ? undefined : logits, distinctExperts, routing };

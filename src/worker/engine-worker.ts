@@ -23,7 +23,7 @@ const api: WorkerApi = {
       maxSequences: opts.maxSequences,
       maxContext: opts.maxContext,
       policy: opts.policy,
-      onProgress: onProgress ? (p) => onProgress({ bytesRead: p.bytesRead, totalBytes: p.totalBytes }) : undefined,
+      onProgress,
     });
     const m = engine.model as unknown as { model?: { gpu?: { describe(): string } } };
     return { adapter: m.model?.gpu?.describe() ?? 'webgpu', model: engine.modelName };

@@ -3,19 +3,18 @@
 import type { GenerateChunk, GenerateOptions, GenerateOutput, ChatCompletionRequest } from '../api/engine.ts';
 import type { StepMetrics, FinishReason } from '../scheduler/scheduler.ts';
 import type { GpuPolicy } from '../runtime/model.ts';
+import type { WeightFormat } from '../quant/pack.ts';
+import type { LoadProgress } from '../format/checkpoint.ts';
+
+export type { LoadProgress } from '../format/checkpoint.ts';
 
 export interface WorkerLoadOptions {
   /** Base URL of a Hugging Face model folder (config.json, *.safetensors, tokenizer.json). */
   modelUrl: string;
-  weightFormat?: 'f32' | 'f16' | 'int8' | 'int4';
+  weightFormat?: WeightFormat;
   maxSequences?: number;
   maxContext?: number;
   policy?: GpuPolicy;
-}
-
-export interface LoadProgress {
-  bytesRead: number;
-  totalBytes: number;
 }
 
 export interface WorkerApi {

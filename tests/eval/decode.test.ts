@@ -50,7 +50,7 @@ describe('decode-mode evaluation on webmoe-tiny', () => {
     const cal = fakeCalibration(spec.layers, spec.numExperts);
     const model = await MoeModel.fromCheckpoint(ckpt, spec, gpu(), { maxSeqs: B, maxContext: C + N + 2, maxBatchTokens: B * (C + N), calibration: cal });
     await ckpt.close();
-    const ref = new ReferenceStepModel(spec, W, cal);
+    const ref = new ReferenceStepModel(spec, W, { maxSeqs: B, maxContext: C + N + 2, calibration: cal });
     const ids = tok.encode(readFileSync(SLICE, 'utf8'), { addSpecialTokens: false });
     return { model, ref, ids, bos: spec.bosTokenId!, spec };
   }

@@ -1,3 +1,4 @@
+import type { WeightFormat } from '../../src/quant/pack.ts';
 import { describe, expect, it } from 'vitest';
 import { useGpu } from '../helpers/gpu.ts';
 import { expectClose, randomArray, rng } from '../helpers/compare.ts';
@@ -5,7 +6,6 @@ import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
 import { runPass } from '../../src/gpu/dispatch.ts';
 import {
   MOE_META_ACTIVE, MOE_TILE, createMoeWorkspace, encodeMoeCombine, encodeMoeFfn, encodeMoeLayer, encodeMoeLists,
-  type MoeWeightFormat,
 } from '../../src/kernels/moe_ffn.ts';
 import { moeFfnRef, moeListsRef } from '../../src/reference/moe.ts';
 import { route } from '../../src/routing/policies.ts';
@@ -41,7 +41,7 @@ function makeRouting(T: number, E: number, k: number, kind: Routing, seed: numbe
   return { ids, w };
 }
 
-function weightsFor(g: Gpu, E: number, H: number, I: number, format: MoeWeightFormat, seed: number) {
+function weightsFor(g: Gpu, E: number, H: number, I: number, format: WeightFormat, seed: number) {
   const gu = randomArray(E * 2 * I * H, seed, 0.5);
   const dn = randomArray(E * H * I, seed + 1, 0.5);
   const group = 8;
@@ -59,7 +59,7 @@ function weightsFor(g: Gpu, E: number, H: number, I: number, format: MoeWeightFo
 
 describe('moe lists + grouped FFN + combine vs reference', () => {
   const gpu = useGpu();
-  const cases: [number, number, number, number, number, MoeWeightFormat, Routing][] = [
+  const cases: [number, number, number, number, number, WeightFormat, Routing][] = [
     [1, 8, 2, 32, 16, 'f32', 'random'],
     [3, 8, 2, 48, 40, 'f16', 'random'],
     [7, 16, 4, 32, 40, 'f32', 'random'],

@@ -18,7 +18,7 @@ describe('architecture specs', () => {
   it('qwen3_moe: per-head qk-norm, renormalised top-k, every tensor shape from the config', () => {
     const s = spec(cfg('qwen3_moe'));
     expect(s.qkNorm).toBe('per_head');
-    expect(s.router).toBe('softmax_topk_renorm');
+    expect(s.router).toEqual({ mode: 'softmax', normTopk: true });
     expect(s.tensors.get('model.layers.0.self_attn.q_norm.weight')).toEqual([s.headDim]);
     expect(s.tensors.get('model.layers.1.mlp.experts.7.down_proj.weight')).toEqual([s.hidden, s.moeIntermediate]);
     expect(s.attnScale).toBeCloseTo(1 / Math.sqrt(s.headDim));
@@ -47,7 +47,7 @@ describe('architecture specs', () => {
 
   it('qwen2_moe: qkv bias, shared expert with its gate, no renorm', () => {
     const s = spec(cfg('qwen2_moe'));
-    expect(s.router).toBe('softmax_topk');
+    expect(s.router).toEqual({ mode: 'softmax', normTopk: false });
     expect(s.tensors.get('model.layers.0.self_attn.q_proj.bias')).toEqual([s.heads * s.headDim]);
     expect(s.tensors.has('model.layers.0.self_attn.o_proj.bias')).toBe(false);
     expect(s.tensors.get('model.layers.0.mlp.shared_expert_gate.weight')).toEqual([1, s.hidden]);
@@ -61,14 +61,14 @@ describe('architecture specs', () => {
 
   it('mixtral: w1/w3/w2 experts under block_sparse_moe, renormalised', () => {
     const s = spec(cfg('mixtral'));
-    expect(s.router).toBe('softmax_topk_renorm');
+    expect(s.router).toEqual({ mode: 'softmax', normTopk: true });
     expect(s.layerRefs[0].experts![1].up.tensor).toBe('model.layers.0.block_sparse_moe.experts.1.w3.weight');
   });
 
   it('granitemoe: topk-then-softmax, multipliers, fused input_linear, tied embeddings', () => {
     const c = cfg('granitemoe');
     const s = spec(c);
-    expect(s.router).toBe('topk_softmax');
+    expect(s.router).toEqual({ mode: 'topk_softmax', normTopk: false });
     expect(s.attnScale).toBe(c.attention_multiplier);
     expect(s.embeddingMultiplier).toBe(c.embedding_multiplier);
     expect(s.residualMultiplier).toBe(c.residual_multiplier);

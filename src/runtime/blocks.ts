@@ -1,0 +1,142 @@
+// The forward pass as blocks encoded into one compute pass, in the spirit of nanoGPT's Block and llm.c's
+// gpt2_forward: embed, then per layer x += attention(norm(x)) and x += ffn(norm(x)) (dense, or routed
+// experts plus an optional shared expert), then the head on the rows that get logits.
+import type { Gpu } from '../gpu/context.ts';
+import type { MoeModelSpec } from '../models/spec.ts';
+import { encodeMatmul, type MatmulWeight } from '../kernels/matmul.ts';
+import { encodeRmsNorm } from '../kernels/rmsnorm.ts';
+import { encodeEmbedding } from '../kernels/embedding.ts';
+import { encodeSiluMul } from '../kernels/activations.ts';
+import { encodeAdd, encodeClamp, encodeGatedAdd, encodeGatherRows } from '../kernels/elementwise.ts';
+import { encodeMoeLayer, type MoeWorkspace } from '../kernels/moe_ffn.ts';
+import { encodeMoeRouteStats, type GpuPolicy } from '../kernels/moe_router.ts';
+import { encodeRope, type RopeState } from '../kernels/rope.ts';
+import { encodeAttention, encodeKvWrite } from '../kernels/attention.ts';
+import { encodeArgmax } from '../kernels/sampling.ts';
+import type { GpuFfn, GpuLayer, GpuWeights } from './weights.ts';
+import type { KvCache } from './kv_cache.ts';
+import type { StepScratch } from './scratch.ts';
+
+/** What every block of one step reads: the pass, the model, the step's buffers and token count. */
+export interface StepContext {
+  gpu: Gpu;
+  pass: GPUComputePassEncoder;
+  spec: MoeModelSpec;
+  s: StepScratch;
+  /** Token rows in this step. */
+  T: number;
+}
+
+function mm(c: StepContext, x: GPUBuffer, w: MatmulWeight, out: GPUBuffer, bias?: GPUBuffer, accumulate = false): void {
+  encodeMatmul(c.gpu, c.pass, { x, w, out, t: c.T, bias, accumulate });
+}
+
+/** x += residualMultiplier * y, for a branch output y [T, H]. */
+function addResidual(c: StepContext, y: GPUBuffer): void {
+  encodeAdd(c.gpu, c.pass, { x: c.s.x, y, n: c.T * c.spec.hidden, scale: c.spec.residualMultiplier });
+}
+
+/** out (+)= down(silu(gate h) * up h). */
+function encodeSwiglu(c: StepContext, f: GpuFfn, out: GPUBuffer, accumulate = false): void {
+  const { s } = c;
+  mm(c, s.h, f.gate, s.f1);
+  mm(c, s.h, f.up, s.f2);
+  encodeSiluMul(c.gpu, c.pass, { gate: s.f1, up: s.f2, out: s.f3, tokens: c.T, inter: f.gate.n });
+  mm(c, s.f3, f.down, out, undefined, accumulate);
+}
+
+/** x = embedding(ids) * embeddingMultiplier. */
+export function encodeEmbed(c: StepContext, W: GpuWeights): void {
+  const { spec, s } = c;
+  encodeEmbedding(c.gpu, c.pass, { ids: s.ids, table: W.embed, out: s.x, tokens: c.T, dim: spec.hidden, vocab: spec.vocabSize, scale: spec.embeddingMultiplier, format: W.embedFormat });
+}
+
+export interface AttentionInputs {
+  rope: RopeState;
+  kv: KvCache;
+  layer: number;
+}
+
+/** x += o(attention(rope(qk-norm(q, k)), KV cache)) of norm(x); this step's k, v are written to the cache first. */
+export function encodeAttentionBlock(c: StepContext, L: GpuLayer, a: AttentionInputs): void {
+  const { gpu, pass, spec, s, T } = c;
+  const { heads: nh, kvHeads: nkv, headDim: hd, eps } = spec;
+  encodeRmsNorm(gpu, pass, { x: s.x, weight: L.attnNorm, out: s.h, rows: T, dim: spec.hidden, eps });
+  mm(c, s.h, L.q, s.q, L.qBias);
+  mm(c, s.h, L.k, s.k, L.kBias);
+  mm(c, s.h, L.v, s.v, L.vBias);
+  let q = s.q;
+  let k = s.k;
+  if (spec.qkNorm !== 'none') {
+    const perHead = spec.qkNorm === 'per_head';
+    encodeRmsNorm(gpu, pass, { x: s.q, weight: L.qNorm!, out: s.q2, rows: perHead ? T * nh : T, dim: perHead ? hd : nh * hd, eps });
+    encodeRmsNorm(gpu, pass, { x: s.k, weight: L.kNorm!, out: s.k2, rows: perHead ? T * nkv : T, dim: perHead ? hd : nkv * hd, eps });
+    q = s.q2;
+    k = s.k2;
+  }
+  if (spec.clipQkv !== null) {
+    encodeClamp(gpu, pass, { x: q, n: T * nh * hd, c: spec.clipQkv });
+    encodeClamp(gpu, pass, { x: k, n: T * nkv * hd, c: spec.clipQkv });
+    encodeClamp(gpu, pass, { x: s.v, n: T * nkv * hd, c: spec.clipQkv });
+  }
+  const batch = { seqIds: s.seqIds, positions: s.positions, seqStart: s.seqStart };
+  encodeRope(gpu, pass, { rope: a.rope, q, k, positions: s.positions, tokens: T, nHeads: nh, nKvHeads: nkv });
+  const cache = a.kv.layer(a.layer);
+  encodeKvWrite(gpu, pass, { ...batch, k, v: s.v, kCache: cache.k, vCache: cache.v, tokens: T, nKvHeads: nkv, headDim: hd, maxSlots: a.kv.slots });
+  encodeAttention(gpu, pass, {
+    ...batch, q, kCache: cache.k, vCache: cache.v, out: s.att, tokens: T, nHeads: nh, nKvHeads: nkv, headDim: hd, scale: spec.attnScale,
+    window: spec.slidingWindow ?? 0,
+  });
+  if (spec.residualMultiplier === 1) mm(c, s.att, L.o, s.x, L.oBias, true);
+  else {
+    mm(c, s.att, L.o, s.tmp, L.oBias);
+    addResidual(c, s.tmp);
+  }
+}
+
+export interface FfnInputs {
+  /** Routed layers: the MoE workspace, this layer's routing policy (resolved), format and layer index. */
+  ws: MoeWorkspace | null;
+  policy: GpuPolicy;
+  W: GpuWeights;
+  layer: number;
+}
+
+/** x += ffn(norm(x)): a dense SwiGLU, or router -> policy -> grouped experts (+ sigmoid-gated shared expert). */
+export function encodeFfnBlock(c: StepContext, L: GpuLayer, a: FfnInputs): void {
+  const { gpu, pass, spec, s, T } = c;
+  const H = spec.hidden;
+  encodeRmsNorm(gpu, pass, { x: s.x, weight: L.mlpNorm, out: s.h, rows: T, dim: H, eps: spec.eps });
+  if (L.experts) {
+    mm(c, s.h, L.router!, s.routerLogits);
+    const e = L.experts;
+    encodeMoeLayer(gpu, pass, {
+      ws: a.ws!, logits: s.routerLogits, x: s.h, out: s.x, accumulate: true,
+      gateUp: e.gateUp, down: e.down, gateUpScales: e.gateUpScales, downScales: e.downScales, format: a.W.format, group: 32,
+      T, mode: spec.router.mode, normTopk: spec.router.normTopk, scale: spec.residualMultiplier,
+      policy: a.policy, counters: s.counters, counterIndex: a.layer,
+    });
+    // reads only: the policy's and the baseline's expert sets and the mass kept, for the read-back
+    encodeMoeRouteStats(gpu, pass, { scores: a.ws!.scores, ids: a.ws!.ids, stats: s.routeStats, index: a.layer, T, E: spec.numExperts, kMax: spec.topK });
+    if (L.shared) {
+      encodeSwiglu(c, L.shared, s.tmp);
+      mm(c, s.h, L.shared.gate1, s.gate1);
+      encodeGatedAdd(gpu, pass, { x: s.x, y: s.tmp, gate: s.gate1, T, dim: H, scale: spec.residualMultiplier });
+    }
+  } else if (spec.residualMultiplier === 1) {
+    encodeSwiglu(c, L.dense!, s.x, true);
+  } else {
+    encodeSwiglu(c, L.dense!, s.tmp);
+    addResidual(c, s.tmp);
+  }
+}
+
+/** Logits and argmax for the R gathered rows only: gather -> final norm -> LM head -> argmax. */
+export function encodeHead(c: StepContext, W: GpuWeights, R: number): void {
+  const { gpu, pass, spec, s } = c;
+  const H = spec.hidden;
+  encodeGatherRows(gpu, pass, { x: s.x, rows: s.rows, out: s.xs, R, dim: H });
+  encodeRmsNorm(gpu, pass, { x: s.xs, weight: W.finalNorm, out: s.xsn, rows: R, dim: H, eps: spec.eps });
+  encodeMatmul(gpu, pass, { x: s.xsn, w: W.lmHead, out: s.logits, t: R });
+  encodeArgmax(gpu, pass, { logits: s.logits, out: s.next, rows: R, vocab: spec.vocabSize });
+}
