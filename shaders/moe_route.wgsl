@@ -1,6 +1,8 @@
 // Routing policies in ONE workgroup (no CPU read-back): per-token top-k (baseline, reduced top-k),
 // XShare batch reduction, Alloc-T, and the mass policy (a set S from the baseline top-k's gating mass, then
-// refill / drop / re-route to the most similar expert in S). Writes ids/weights [T, kMax] (0xFFFFFFFF / 0 in unused slots) and the
+// refill / drop / re-route to the most similar expert in S). The mass code is compiled only with the MASS
+// define (binding 8 exists only then): software GPUs compile a large kernel slowly, baseline steps need
+// none of it. Writes ids/weights [T, kMax] (0xFFFFFFFF / 0 in unused slots) and the
 // number of distinct experts used into counters[counterIndex]. Semantics: src/routing/ (the reference).
 // Selection order: key desc, ties -> lower expert index; key = g (+ bias[e] when hasBias).
 
@@ -23,7 +25,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> scratch: array<u32>;   // [T]
 @group(0) @binding(6) var<storage, read_write> counters: array<u32>;
 @group(0) @binding(7) var<uniform> p: Params;
+#if MASS
 @group(0) @binding(8) var<storage, read> sim: array<f32>;   // [E, E] mass reroute 'similar' (row = expert replaced)
+#endif
 
 const NONE: u32 = 0xffffffffu;
 const MAXE: u32 = 256u;
@@ -132,11 +136,13 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     for (var e = lid; e < p.E; e += WG) {
       var s = 0.0;
       for (var t = 0u; t < p.T; t++) {
+#if MASS
         if (p.policy == 3u) {
           var inTop = false;
           for (var j = 0u; j < scratch[t]; j++) { if (ids[t * p.kMax + j] == e) { inTop = true; } }
           if (!inTop) { continue; }
         }
+#endif
         s += g[t * p.E + e];
       }
       colsum[e] = s;
@@ -189,6 +195,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, false)); }
   } else if (p.policy == 1u || (p.policy == 3u && p.reroute == 0u)) {
     for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, true)); }
+#if MASS
   } else if (p.policy == 3u && p.reroute == 1u) {
     // drop: the token's baseline experts that are in S, in order; none left -> top-k inside S.
     for (var t = lid; t < p.T; t += WG) {
@@ -229,6 +236,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       let e = ids[i];
       if (e != NONE) { atomicStore(&used[e], 1u); }
     }
+#endif
   } else {
     for (var t = lid; t < p.T; t += WG) { scratch[t] = topk_token(t, p.kMax, false); }
   }

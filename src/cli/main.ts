@@ -31,6 +31,8 @@ export const USAGE = `usage:
   webmoe eval     [--model DIR] --text-file F [--batch B] [--json]          (--mode prefill, the default: the training protocol)
   webmoe eval     --mode decode --batch B --policy P --text-file F [--context C] [--steps N] [--segments S]
                   [--compare baseline] [--backend webgpu|reference] [--json]   (lockstep decode, see README)
+  webmoe calibrate [--model DIR] --text-file TRAINING_TEXT [--out FILE] [--tokens N] [--batch B] [--context C]
+                  [--steps N] [--segments S] [--backend reference|webgpu] [--alloc-levels 1,2,3] [--mass-levels 0.95,0.9]
 common: --weight-format f32|f16|int8|int4 (default f32)
         --policy baseline | reduced_topk:K | xshare:FRACTION | sere | alloc:K | alloc_t:K | mass:COVERAGE | auto[:RISE]
                  or kind:key=value,... or JSON (expert routing, default baseline; see README)`;
@@ -151,6 +153,8 @@ export async function main(argv: string[]): Promise<number> {
       backend: { type: 'string' },
       out: { type: 'string' },
       tokens: { type: 'string' },
+      'alloc-levels': { type: 'string' },
+      'mass-levels': { type: 'string' },
     },
   });
   const dir = o.model !== undefined ? path.resolve(o.model) : defaultModelDir();
@@ -199,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (cmd === 'eval' && (o.mode ?? 'prefill') === 'decode') return (await import('./eval-decode.ts')).evalDecodeCommand(o, dir, wf, policy);
+  if (cmd === 'calibrate') return (await import('./calibrate.ts')).calibrateCommand(o, dir, wf);
   if (cmd === 'eval') {
     if (o.mode !== undefined && o.mode !== 'prefill') throw new UsageError(`--mode must be prefill (default: the training protocol) or decode`);
     if (!o['text-file']) throw new UsageError('--text-file is required');

@@ -157,7 +157,7 @@ export async function runDecode(model: StepModel, segs: Segment[], o: DecodeEval
 }
 
 /** Free-run `n` greedy tokens after each segment's context; returns the ids per sequence. */
-async function freeRun(model: StepModel, group: Segment[], C: number, n: number, policy: Policy): Promise<number[][]> {
+export async function freeRun(model: StepModel, group: Segment[], C: number, n: number, policy: Policy): Promise<number[][]> {
   const seqs = await prefill(model, group.map((s) => ({ ...s, input: s.input.slice(0, C - 1) })), C - 1);
   const out: number[][] = group.map(() => []);
   try {

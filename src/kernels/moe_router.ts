@@ -87,9 +87,9 @@ export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRout
     a.scale ?? 1, budget, fraction, tau, kAvg, a.counterIndex ?? 0, reroute, 0];
   const params = gpu.uniform(words, new Set([8, 10, 11, 12]));
   const bias = a.expertBias ?? a.scores; // unread when hasBias = 0
-  const sim = (pol.kind === 'mass' && pol.similarity) || a.scores; // unread unless reroute 'similar'
-  dispatch(gpu, pass, { shader: 'moe_route', constants: { WG: 256 } },
-    [a.logits, a.scores, bias, a.ids, a.weights, a.scratch, a.counters, params, sim], [1, 1, 1]);
+  const binds = [a.logits, a.scores, bias, a.ids, a.weights, a.scratch, a.counters, params];
+  if (pol.kind === 'mass') binds.push(pol.similarity ?? a.scores); // unread unless reroute 'similar'
+  dispatch(gpu, pass, { shader: 'moe_route', constants: { WG: 256 }, defines: pol.kind === 'mass' ? { MASS: true } : {} }, binds, [1, 1, 1]);
   if (pol.kind === 'sere') {
     encodeMoeSere(gpu, pass, { ids: a.ids, similarity: pol.similarity, counters: a.counters, counterIndex: a.counterIndex,
       T: a.T, E: a.E, kMax: a.kMax, selectTopK: pol.selectTopK, threshold: pol.threshold });
