@@ -31,7 +31,7 @@ export class DemoEngine {
     return { result: this.api.chat(id, messages, opts, Comlink.proxy(onText)), cancel: () => void this.api.cancel(id) };
   }
 
-  setPolicy(p: GpuPolicy): Promise<void> {
+  setPolicy(p: GpuPolicy): Promise<number> {
     return this.api.setPolicy(p);
   }
 

@@ -8,6 +8,7 @@ let gpu: Gpu | null = null;
 let engine: Engine | null = null;
 let unsubscribe: (() => void) | null = null;
 let stepListener: ((m: StepMetrics) => void) | null = null;
+let lastStep = 0;
 const aborts = new Map<number, AbortController>();
 
 function need(): Engine {
@@ -18,7 +19,7 @@ function need(): Engine {
 /** The expert shape from config.json (for bytes per expert), read from the same source as the model. */
 async function readConfig(req: LoadRequest): Promise<Record<string, unknown>> {
   const text = req.files
-    ? await (req.files.find((f) => f.path.split('/').at(-1) === 'config.json')?.file.text() ?? Promise.reject(new Error('config.json is not among the picked files')))
+    ? await (req.files.find((f) => f.path === 'config.json' || f.path.split('/').slice(1).join('/') === 'config.json')?.file.text() ?? Promise.reject(new Error('config.json is not among the picked files')))
     : await (await fetch(new URL('config.json', req.url!.endsWith('/') ? req.url! : req.url + '/'))).text();
   return JSON.parse(text) as Record<string, unknown>;
 }
@@ -33,6 +34,7 @@ const api: DemoWorkerApi = {
     unsubscribe = null;
     if (engine) await engine.dispose();
     engine = null;
+    lastStep = 0;
     gpu ??= await createBrowserGpu();
     const model = req.files ? new Map(req.files.map((f) => [f.path, f.file as Blob])) : new URL(req.url!, self.location.href).href;
     const t0 = performance.now();
@@ -48,7 +50,10 @@ const api: DemoWorkerApi = {
     const num = (...keys: string[]) => keys.map((k) => cfg[k]).find((v): v is number => typeof v === 'number') ?? 0;
     const hidden = num('hidden_size');
     const inter = num('moe_intermediate_size', 'intermediate_size');
-    unsubscribe = engine.onStep((m) => stepListener?.(m));
+    unsubscribe = engine.onStep((m) => {
+      lastStep = m.step;
+      stepListener?.(m);
+    });
     const info: ModelInfo = {
       name: engine.modelName,
       adapter: gpu.describe(),
@@ -109,9 +114,11 @@ const api: DemoWorkerApi = {
   },
 
   setPolicy(policy: GpuPolicy) {
-    // The batch model reads its policy at the start of every step, so this applies from the next step on.
+    // The batch model reads its policy at the start of every step: a step in flight now (at most
+    // lastStep + 1) keeps the old one, every step after it runs the new one.
     const m = need().model as { policy?: GpuPolicy };
     m.policy = policy;
+    return lastStep;
   },
 
   onStep(cb) {

@@ -167,8 +167,10 @@ buttons.run8.onclick = () => {
 // ---- policy control ----
 for (const k of POLICY_KINDS) policySel.add(new Option(k.label, k.value));
 let topK = 4;
-let switchAfterStep = -1;
-let lastSeenStep = 0;
+// Steps up to oldUntil ran previousPolicy, the one after it may have run either ('switching'), later
+// ones run state.policy; while a switch is on its way to the Worker, every step is 'switching'.
+let oldUntil = 0;
+let switching = false;
 let previousPolicy = 'baseline';
 
 function currentKind() {
@@ -195,10 +197,10 @@ async function applyPolicy(): Promise<void> {
     state.policy = label;
     return;
   }
-  await engine.setPolicy(k.make(v));
-  // A step in flight keeps the policy it started with: the next reported step may still be the old one.
   previousPolicy = state.policy;
-  switchAfterStep = lastSeenStep + 1;
+  switching = true;
+  oldUntil = await engine.setPolicy(k.make(v));
+  switching = false;
   state.policy = label;
   setStatus(`policy: ${label} (from the next step on; the model stays loaded)`);
 }
@@ -221,7 +223,7 @@ const charts = new SavingsCharts($('chartExperts'), $('chartBatch'));
 const stepStats = $('stepStats');
 const baselineNote = $('baselineNote');
 let info: ModelInfo | null = null;
-let totals = { policy: 0, baseline: 0, steps: 0 };
+let totals = { policy: 0, baseline: 0, policyWithBaseline: 0, steps: 0 };
 
 const mean = (xs: number[]) => {
   const moe = xs.filter((x) => x > 0);
@@ -242,12 +244,15 @@ function stat(label: string, value: string, good = false): HTMLElement {
 
 function onStep(m: StepMetrics): void {
   if (!info) return;
-  lastSeenStep = m.step;
   const counts = m.distinctExperts ?? [];
   const bytes = counts.reduce((a, b) => a + b, 0) * info.expertBytes;
-  const policy = m.step < switchAfterStep ? previousPolicy : m.step === switchAfterStep ? 'switching' : state.policy;
-  // With the baseline policy the step's own routing is the baseline routing.
-  const baseline = policy === 'baseline' ? counts : undefined;
+  const policy = switching || m.step === oldUntil + 1 ? 'switching' : m.step <= oldUntil ? previousPolicy : state.policy;
+  // Per layer the experts of the policy and of the baseline routing of the same step, when the engine
+  // reports them; else, with the baseline policy, the step's own routing is the baseline routing.
+  const routing = (m as StepMetrics & { routing?: { experts: number[]; baselineExperts: number[] }[] }).routing;
+  const sets = routing?.map((r) => r.experts);
+  const baselineSets = routing?.map((r) => r.baselineExperts);
+  const baseline = baselineSets ? baselineSets.map((b) => b.length) : policy === 'baseline' ? counts : undefined;
   const rec: StepRecord = {
     step: m.step,
     batchTokens: m.batchTokens,
@@ -266,16 +271,20 @@ function onStep(m: StepMetrics): void {
   if (state.steps.length > 4000) state.steps.shift();
   state.maxBatchTokens = Math.max(state.maxBatchTokens, m.batchTokens);
 
-  const act: StepActivity = { counts };
-  heatPolicy.push(act, baseline ? { counts: baseline } : undefined);
-  heatBaseline.push(act, baseline ? { counts: baseline } : undefined);
+  const act: StepActivity = { counts, sets };
+  const base: StepActivity | undefined = baseline ? { counts: baseline, sets: baselineSets ?? sets } : undefined;
+  heatPolicy.push(act, base);
+  heatBaseline.push(act, base);
   baselineNote.hidden = !!baseline;
   baselineNote.textContent = baseline ? '' : 'The engine does not report the baseline routing of policy steps yet.';
   charts.push({ step: m.step, distinct: rec.meanDistinct, baseline: baseline ? mean(baseline) : undefined, batchTokens: m.batchTokens, ms: m.ms });
 
   totals.steps++;
   totals.policy += bytes;
-  if (rec.baselineExpertBytes !== undefined) totals.baseline += rec.baselineExpertBytes;
+  if (rec.baselineExpertBytes !== undefined) {
+    totals.baseline += rec.baselineExpertBytes;
+    totals.policyWithBaseline += bytes;
+  }
   const saved = rec.baselineExpertBytes ? 1 - bytes / rec.baselineExpertBytes : null;
   stepStats.replaceChildren(
     stat('step', String(m.step)),
@@ -285,6 +294,7 @@ function onStep(m: StepMetrics): void {
     stat('baseline / layer', baseline ? mean(baseline).toFixed(1) : '–'),
     stat('expert weights read', mb(bytes)),
     stat('saved this step', saved === null ? '–' : `${(saved * 100).toFixed(0)}%`, (saved ?? 0) > 0),
+    stat('saved since load', totals.baseline ? `${((1 - totals.policyWithBaseline / totals.baseline) * 100).toFixed(0)}%` : '–', totals.baseline > totals.policyWithBaseline),
     stat('policy', policy),
   );
 }
@@ -350,7 +360,8 @@ async function load(req: Omit<LoadRequest, 'weightFormat' | 'maxSequences' | 'po
   heatPolicy.reset(info.layers, info.experts);
   heatBaseline.reset(info.layers, info.experts);
   charts.setScale(info.layers, info.expertBytes);
-  totals = { policy: 0, baseline: 0, steps: 0 };
+  totals = { policy: 0, baseline: 0, policyWithBaseline: 0, steps: 0 };
+  oldUntil = 0; // step numbers start again with a new engine
   $('modelInfo').textContent = `${info.name} · ${info.layers} layers × ${info.experts} experts, top-${info.topK} · ${mb(info.expertBytes)} per expert · up to ${info.maxSequences} prompts per step · ${info.adapter}`;
   setStatus(`${info.name} ready on ${info.adapter} (loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   state.ready = true;

@@ -53,7 +53,10 @@ export interface DemoWorkerApi {
   generate(id: number, prompt: string, opts: SamplingOptions, onChunk: (text: string, token: number) => void): Promise<GenerateOutput>;
   chat(id: number, messages: ChatTurn[], opts: SamplingOptions, onDelta: (text: string) => void): Promise<ChatOutput>;
   cancel(id: number): void;
-  /** Routing policy from the next step on; the model stays loaded. */
-  setPolicy(policy: GpuPolicy): void;
+  /**
+   * Routing policy from the next step on; the model stays loaded. Returns the last finished step:
+   * the one after it may still run the old policy, all later ones run the new one.
+   */
+  setPolicy(policy: GpuPolicy): number;
   onStep(cb: (m: StepMetrics) => void): void;
 }

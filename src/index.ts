@@ -3,7 +3,7 @@
 import { createBrowserGpu } from './gpu/browser.ts';
 import type { Gpu } from './gpu/context.ts';
 import { filesFromMap, filesFromUrl, type CheckpointFiles } from './format/checkpoint.ts';
-import { loadEngine, type EngineOptions } from './api/load.ts';
+import { createEngineWith, type EngineOptions } from './api/load.ts';
 import type { Engine } from './api/engine.ts';
 
 export interface CreateEngineOptions extends EngineOptions {
@@ -20,23 +20,17 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
       : opts.model instanceof Map
         ? filesFromMap(opts.model)
         : opts.model;
-  const own = !opts.gpu;
-  const gpu = opts.gpu ?? (await createBrowserGpu());
-  try {
-    return await loadEngine(files, gpu, opts, own ? () => gpu.destroy() : undefined);
-  } catch (e) {
-    if (own) gpu.destroy();
-    throw e;
-  }
+  return createEngineWith(files, opts, () => createBrowserGpu());
 }
 
 export { Engine } from './api/engine.ts';
-export type { GenerateOptions, GenerateChunk, GenerateOutput, GenerateStream, ChatCompletionRequest, ChatCompletionChunk, ChatCompletion } from './api/engine.ts';
+export type { GenerateOptions, GenerateChunk, GenerateOutput, GenerateStream, ChatCompletionRequest, ChatCompletionChunk, ChatCompletion, DisposeOptions } from './api/engine.ts';
+export { ParameterError, EngineDisposedError } from './api/errors.ts';
 export type { EngineOptions } from './api/load.ts';
-export { loadEngine } from './api/load.ts';
+export { loadEngine, createEngineWith } from './api/load.ts';
 export { createBrowserGpu } from './gpu/browser.ts';
 export { createGpu, Gpu } from './gpu/context.ts';
-export { GpuUnavailableError } from './gpu/errors.ts';
+export { GpuUnavailableError, GpuDeviceLostError } from './gpu/errors.ts';
 export * from './format/index.ts';
 export { MoeModel } from './runtime/model.ts';
 export type { GpuPolicy } from './runtime/model.ts';

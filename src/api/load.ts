@@ -3,9 +3,9 @@
 import type { Gpu } from '../gpu/context.ts';
 import type { CheckpointFiles, LoadProgress } from '../format/checkpoint.ts';
 import { loadTokenizer } from '../format/tokenizer.ts';
-import { MoeModel, type GpuPolicy } from '../runtime/model.ts';
+import { MoeModel, type GpuPolicy, type LoadOptions } from '../runtime/model.ts';
 import type { WeightFormat } from '../quant/pack.ts';
-import { Engine } from './engine.ts';
+import { Engine, type EngineHooks } from './engine.ts';
 import { MoeBatchModel } from './batch-model.ts';
 
 export interface EngineOptions {
@@ -20,10 +20,15 @@ export interface EngineOptions {
   /** Expert routing policy per step: baseline top-k (default, exact HF semantics), xshare, alloc_t, reduced_topk. */
   policy?: GpuPolicy;
   onProgress?: (p: LoadProgress) => void;
+  /** GPU bytes the model may use (weights + KV cache); a model that needs more is refused before loading. */
+  memoryBudget?: number;
+  /** Kernel family: 'auto' (by adapter, default), 'measure' (time both once), 'blocked' or 'lanes'. */
+  kernels?: LoadOptions['kernels'];
 }
 
-export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, onDispose?: () => void): Promise<Engine> {
+export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {}): Promise<Engine> {
   const maxBatchTokens = opts.maxBatchTokens ?? 64;
+  gpu.assertAlive();
   const [tokenizer, model] = await Promise.all([
     loadTokenizer(files),
     MoeModel.load(files, gpu, {
@@ -33,11 +38,37 @@ export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineO
       maxBatchTokens,
       policy: opts.policy,
       onProgress: opts.onProgress,
+      memoryBudget: opts.memoryBudget,
+      kernels: opts.kernels,
     }),
   ]);
   const eos = tokenizer.eosTokenIds.length ? tokenizer.eosTokenIds : model.spec.eosTokenIds;
-  return new Engine(new MoeBatchModel(model, eos, opts.policy), tokenizer, files.name, { maxBatchTokens }, () => {
-    model.destroy();
-    onDispose?.();
+  return new Engine(new MoeBatchModel(model, eos, opts.policy), tokenizer, files.name, { maxBatchTokens }, {
+    // Everything the engine made on the device goes: weights, KV cache, step buffers, cached uniforms.
+    onDispose: () => {
+      model.destroy();
+      gpu.releaseCaches();
+      hooks.onDispose?.();
+    },
+    lost: gpu.lost.then(() => gpu.lostError()!),
+    recreate: hooks.recreate,
   });
+}
+
+/**
+ * The entry points' createEngine: on `opts.gpu` (shared: left alive on dispose) or on a device from
+ * `newGpu` (owned: destroyed on dispose). The engine can recreate itself the same way.
+ */
+export async function createEngineWith(files: CheckpointFiles, opts: EngineOptions & { gpu?: Gpu }, newGpu: () => Promise<Gpu>): Promise<Engine> {
+  const own = !opts.gpu;
+  const gpu = opts.gpu ?? (await newGpu());
+  try {
+    return await loadEngine(files, gpu, opts, {
+      onDispose: own ? () => gpu.destroy() : undefined,
+      recreate: (next) => createEngineWith(files, { ...opts, gpu: next }, newGpu),
+    });
+  } catch (e) {
+    if (own) gpu.destroy();
+    throw e;
+  }
 }

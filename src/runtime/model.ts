@@ -20,7 +20,9 @@ import type { RopeState } from '../kernels/rope.ts';
 import type { Policy, PolicyConfig } from '../routing/types.ts';
 import { resolvePolicy } from '../routing/resolve.ts';
 import { loadCalibration, type Calibration } from '../routing/calibration.ts';
-import { uploadWeights, type GpuWeights } from './weights.ts';
+import { setKernelStyle, type KernelStyle } from '../kernels/variants.ts';
+import { measureKernelStyle } from '../kernels/tune.ts';
+import { formatBytes, planWeights, uploadWeights, weightLimits, type GpuWeights } from './weights.ts';
 import { KvCache } from './kv_cache.ts';
 import { flattenBatch, type ForwardSequence, type LogitRows } from './batch.ts';
 import { StepScratch } from './scratch.ts';
@@ -52,6 +54,19 @@ export interface LoadOptions {
   calibration?: Calibration | null;
   /** Weight bytes read from the checkpoint so far, after each tensor (or expert slice). */
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * GPU memory the model may use, in bytes (weights + KV cache): a model that needs more is refused
+   * before anything is allocated. Default: no budget beyond the device's own limits.
+   */
+  memoryBudget?: number;
+  /** Treat the device's storage-binding limit as this many bytes at most (tests exercise splitting with it). */
+  maxBindingBytes?: number;
+  /**
+   * Kernel family for this device (src/kernels/variants.ts): 'auto' (default) follows the adapter
+   * (register-blocked kernels on CPU emulators, workgroup-memory kernels on GPUs), 'measure' times both
+   * once and keeps the faster, or force 'blocked' / 'lanes'.
+   */
+  kernels?: KernelStyle | 'auto' | 'measure';
 }
 
 export interface ForwardRequest {
@@ -59,6 +74,11 @@ export interface ForwardRequest {
   /** 'last' (default: logits of each sequence's last new token), 'all' (every new token), 'none'. */
   logits?: LogitRows;
   policy?: Policy;
+  /**
+   * Benchmarks: open the step's compute pass on `enc` (default: one plain pass). bench/lib/profile.ts
+   * passes a splitter that gives each dispatch its own timestamped pass, to time the step per op family.
+   */
+  beginPass?: (enc: GPUCommandEncoder) => GPUComputePassEncoder;
 }
 
 export interface GenerateOptions {
@@ -116,9 +136,24 @@ export class MoeModel {
 
   /** Upload an already opened and checked checkpoint (see resolveSpec); the caller closes it. */
   static async fromCheckpoint(ckpt: Checkpoint, spec: MoeModelSpec, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
-    const weights = await uploadWeights(gpu, ckpt, spec, opts.weightFormat ?? 'f32', opts.onProgress);
+    const format = opts.weightFormat ?? 'f32';
     const maxContext = Math.min(opts.maxContext ?? 512, spec.maxPositions);
-    const model = new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' }, opts.calibration ?? null);
+    const maxSeqs = opts.maxSeqs ?? 4;
+    // Everything that must fit is checked before the first allocation.
+    const limits = weightLimits(gpu, opts.maxBindingBytes);
+    const plan = planWeights(spec, format, limits);
+    const kvLayer = KvCache.bytesPerLayer(maxSeqs, maxContext, spec.kvHeads * spec.headDim);
+    if (kvLayer > limits.binding) {
+      throw new Error(`webmoe: KV cache of ${maxSeqs} sequences x ${maxContext} tokens needs ${formatBytes(kvLayer)} per layer, over the device's binding limit of ${formatBytes(limits.binding)}; lower maxSeqs or maxContext`);
+    }
+    const need = plan.bytes + 2 * spec.layers * kvLayer;
+    if (opts.memoryBudget !== undefined && need > opts.memoryBudget) {
+      throw new Error(`webmoe: the model needs ${formatBytes(need)} of GPU memory (weights ${formatBytes(plan.bytes)} as ${format}, KV cache ${formatBytes(2 * spec.layers * kvLayer)}), over the memory budget of ${formatBytes(opts.memoryBudget)}; try a smaller weight format, maxSeqs or maxContext`);
+    }
+    if (opts.kernels === 'measure') await measureKernelStyle(gpu);
+    else if (opts.kernels) setKernelStyle(gpu, opts.kernels);
+    const weights = await uploadWeights(gpu, ckpt, spec, format, plan, opts.onProgress);
+    const model = new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, maxSeqs, opts.policy ?? { kind: 'baseline' }, opts.calibration ?? null);
     try {
       model.resolve(model.policy); // a bad default policy fails at load, not at the first step
     } catch (e) {
@@ -209,7 +244,7 @@ export class MoeModel {
     // A validation error (a kernel bug, a limit exceeded) must fail the step, not return zeros.
     dev.pushErrorScope('validation');
     const enc = dev.createCommandEncoder({ label: 'step' });
-    const pass = enc.beginComputePass({ label: 'step' });
+    const pass = req.beginPass ? req.beginPass(enc) : enc.beginComputePass({ label: 'step' });
     const c: StepContext = { gpu, pass, spec, s, T };
     encodeEmbed(c, this.weights);
     for (let l = 0; l < spec.layers; l++) {
@@ -223,9 +258,10 @@ export class MoeModel {
     dev.queue.submit([enc.finish()]);
     const err = await dev.popErrorScope();
     if (err) throw new Error(`webmoe: GPU validation error in the forward step: ${err.message.split('\n')[0]}`);
-    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
 
     await s.readback.mapAsync(1 /* GPUMapMode.READ */);
+    // Only a completed step grows the caches: a failed one leaves every sequence as it was (retryable).
+    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
     try {
       return decodeReadback(s.readback.getMappedRange(), batch.rowsPerSeq, spec, wantLogits);
     } finally {

@@ -99,8 +99,12 @@ test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, p
 
   // Switch the policy mid-run: reduced top-k with k = 1 from a later step on, same model, same page.
   await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 42));
-  await page.locator('#maxTokens').fill('20');
+  await page.locator('#maxTokens').fill('16');
   await page.getByTestId('run-8').click();
+  // per-pane stop: once the last pane streams, stop it; it ends with finish reason 'abort', the others go on
+  const last = page.getByTestId('pane').nth(7);
+  await expect(last.getByTestId('pane-stats')).toContainText(/\d+ tokens…/, { timeout: 240_000 });
+  await last.getByTestId('pane-stop').click();
   const run1Last = run1.steps.at(-1)!.step;
   // switch once this run has had a few all-decode baseline steps
   await page.waitForFunction((after) => {
@@ -120,6 +124,9 @@ test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, p
   }, null, { timeout: 240_000 });
   const run2 = await demo(page);
   expect(run2.loads).toBe(1);
+  expect(run2.results[7].finishReason).toBe('abort');
+  expect(run2.results[7].tokenCount).toBeLessThan(16);
+  expect(run2.results[0].finishReason).toMatch(/^(length|stop)$/);
   expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(42);
   const decode = (s: Step) => s.decodeTokens >= 2 && s.batchTokens === s.decodeTokens;
   const runSteps = run2.steps.filter((s) => s.step > run1Last);
@@ -157,4 +164,18 @@ test('demo: clear messages when WebGPU is missing or the model does not fit', as
   await expect(page.locator('#advice')).toContainText('does not fit this device');
   await expect(page.locator('#advice')).toContainText('int8');
   await expect(page.getByTestId('status')).toContainText('could not load');
+});
+
+test('demo: loads another model from a picked folder, with a progress bar', async ({ page }) => {
+  await open(page, 'maxTokens=4&temperature=0&maxSeqs=1');
+  const first = await demo(page);
+  expect(first.loads).toBe(1);
+  await page.locator('#modelDir').setInputFiles('models/webmoe-tiny');
+  await expect(page.locator('#progress')).toBeVisible();
+  await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.loads === 2, null, { timeout: 120_000 });
+  await expect(page.getByTestId('status')).toContainText('webmoe-tiny ready');
+  await expect(page.locator('#progress')).toBeHidden();
+  const pane = page.getByTestId('pane').first();
+  await pane.getByRole('button', { name: 'Run' }).click();
+  await expect(pane.getByTestId('pane-stats')).toContainText(/4 tokens .* finish: length/, { timeout: 120_000 });
 });
