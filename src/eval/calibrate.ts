@@ -54,10 +54,15 @@ export async function allExpertOutputs(gpu: Gpu, W: GpuWeights, layer: number, s
   try {
     const enc = d.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encodeMoeFfn(gpu, pass, {
-      x: bufs.x, gateUp: ex.gateUp, down: ex.down, format: W.format, gateUpScales: ex.gateUpScales, downScales: ex.downScales, group: 32,
-      list: bufs.list, tiles: bufs.tiles, meta: bufs.meta, work: bufs.work, hOff: N * E * H, H, I, kMax: E,
-    });
+    // as encodeMoeLayer does: the FFN once per expert buffer chunk
+    const multi = ex.chunks.length > 1;
+    for (const c of ex.chunks) {
+      encodeMoeFfn(gpu, pass, {
+        x: bufs.x, gateUp: c.gateUp, down: c.down, format: W.format, gateUpScales: c.gateUpScales, downScales: c.downScales, group: 32,
+        list: bufs.list, tiles: bufs.tiles, meta: bufs.meta, work: bufs.work, hOff: N * E * H, H, I, kMax: E,
+        eBase: multi ? c.eBase : undefined, eEnd: multi ? c.eEnd : undefined,
+      });
+    }
     pass.end();
     d.queue.submit([enc.finish()]);
     return new Float32Array(await readBuffer(d, bufs.work, N * E * H * 4));
