@@ -29,7 +29,7 @@ const { values: a } = parseArgs({
     model: { type: 'string' }, 'text-file': { type: 'string' }, backend: { type: 'string' }, batches: { type: 'string' },
     segments: { type: 'string' }, context: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' },
     quick: { type: 'boolean' }, confirm: { type: 'string' }, 'confirm-segments': { type: 'string' }, calibration: { type: 'string' },
-    headline: { type: 'string' }, 'render-only': { type: 'boolean' }, cache: { type: 'string' },
+    headline: { type: 'string' }, 'render-only': { type: 'boolean' }, cache: { type: 'string' }, only: { type: 'string' },
   },
 });
 const dir = path.resolve(a.model ?? defaultModelDir());
@@ -113,8 +113,11 @@ if (!a['render-only']) {
       appendFileSync(cacheFile(B), JSON.stringify(base) + '\n');
     }
     log(`batch ${B}: baseline ppl ${base.ppl.toFixed(3)} distinct ${base.distinct.toFixed(2)} (${segs.length} segments x ${N} steps)`);
-    const todo = policies(B, spec.topK);
-    todo.sort((x, y) => Number(needsCalibration(x.policy)) - Number(needsCalibration(y.policy)));
+    // --only 'XShare|fraction 0.8,webmoe' : measure just the entries whose "family|label" contains one of these
+    const only = a.only?.split(',');
+    const todo = policies(B, spec.topK).filter((p) => !only || only.some((o) => (o.endsWith('$') ? `${p.family}|${p.label}` === o.slice(0, -1) : `${p.family}|${p.label}`.includes(o))));
+    const rank = (p: Entry) => (only ? only.findIndex((o) => (o.endsWith('$') ? `${p.family}|${p.label}` === o.slice(0, -1) : `${p.family}|${p.label}`.includes(o))) : 0);
+    todo.sort((x, y) => Number(needsCalibration(x.policy)) - Number(needsCalibration(y.policy)) || rank(x) - rank(y));
     for (const p of todo) {
       if (cache.has(JSON.stringify(p.policy))) continue;
       if (needsCalibration(p.policy)) await waitCalibration();
