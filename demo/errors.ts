@@ -21,7 +21,7 @@ export function adviseLoadError(e: unknown): Advice {
       fix: 'Update the browser and its GPU drivers, or enable WebGPU (Chrome on Linux: chrome://flags/#enable-unsafe-webgpu). If the GPU is blocklisted, chrome://gpu says why.',
     };
   }
-  if (/limit|too large|out of memory|OutOfMemory|allocation|device lost|Device lost/i.test(msg)) {
+  if (/limit|too large|out of memory|OutOfMemory|allocation|device lost|device was lost/i.test(msg)) {
     return {
       title: `The model does not fit this device: ${msg}`,
       fix: 'Load it with a smaller weight format (f16 halves it, int8 quarters it, int4 an eighth), run fewer prompts at once, close other GPU-heavy tabs, or use a device with more GPU memory.',
