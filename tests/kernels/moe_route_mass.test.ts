@@ -28,7 +28,7 @@ describe('mass policy + route stats on the GPU vs src/routing', () => {
     { coverage: 0.5, reroute: 'similar', minTokens: 6 },
   ];
   for (const [T, E, k] of shapes) for (const [ri, router] of routers.entries()) {
-    it(`T=${T} E=${E} k=${k} ${router.mode}${router.normTopk ? '+norm' : ''}`, async () => {
+    it(`T=${T} E=${E} k=${k} ${router.mode}${router.normTopk ? '+norm' : ''}`, { timeout: 300_000 }, async () => {
       const g = gpu();
       const logits = randomArray(T * E, T * 77 + E + ri, 3).map((v) => (ri === 0 ? Math.round(v * 2) / 2 : v));
       const r0 = rng(E + ri);
