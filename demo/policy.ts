@@ -21,14 +21,14 @@ export const POLICY_KINDS: PolicyKind[] = [
     label: "XShare: share of the batch's experts",
     knob: { label: 'keep', min: 0.1, max: () => 1, step: 0.05, initial: () => 0.6, format: pct },
     make: (v) => ({ kind: 'xshare', fraction: v }),
-    read: (p) => (p.kind === 'xshare' && p.fraction !== undefined ? p.fraction : null),
+    read: (p) => (p.kind === 'xshare' && typeof p.fraction === 'number' ? p.fraction : null),
   },
   {
     value: 'xshare_coverage',
     label: 'XShare: gating-mass coverage',
     knob: { label: 'mass', min: 0.5, max: () => 1, step: 0.01, initial: () => 0.9, format: pct },
     make: (v) => ({ kind: 'xshare', coverage: v }),
-    read: (p) => (p.kind === 'xshare' && p.coverage !== undefined ? p.coverage : null),
+    read: (p) => (p.kind === 'xshare' && typeof p.coverage === 'number' ? p.coverage : null),
   },
   {
     value: 'alloc_t',
@@ -42,7 +42,7 @@ export const POLICY_KINDS: PolicyKind[] = [
     label: 'reduced top-k',
     knob: { label: 'k', min: 1, max: (k) => k, step: 1, initial: (k) => Math.max(1, Math.floor(k / 2)), format: (v) => String(v) },
     make: (v) => ({ kind: 'reduced_topk', k: Math.round(v) }),
-    read: (p) => (p.kind === 'reduced_topk' ? p.k : null),
+    read: (p) => (p.kind === 'reduced_topk' && typeof p.k === 'number' ? p.k : null),
   },
 ];
 
