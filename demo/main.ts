@@ -169,6 +169,9 @@ buttons.run8.onclick = () => {
 for (const k of POLICY_KINDS) policySel.add(new Option(k.label, k.value));
 let topK = 4;
 
+/** The control's setting the engine runs (restored when the engine refuses a new one). */
+let applied = { kind: 'baseline', value: 0 };
+
 function currentKind() {
   return POLICY_KINDS.find((k) => k.value === policySel.value)!;
 }
@@ -196,9 +199,15 @@ async function applyPolicy(): Promise<void> {
   try {
     await engine.setPolicy(k.make(v));
   } catch (e) {
+    // the engine keeps the policy it had: show that one again
     setStatus(`policy ${label} refused: ${(e as Error).message}`, true);
+    policySel.value = applied.kind;
+    syncKnob(false);
+    knob.value = String(applied.value);
+    syncKnob(false);
     return;
   }
+  applied = { kind: k.value, value: v };
   state.policy = label;
   setStatus(`policy: ${label} (from the next step on; the model stays loaded)`);
 }
@@ -248,7 +257,7 @@ function onStep(m: StepMetrics): void {
   const policy = describePolicy(m.policy);
   // Per layer the experts of the policy and of the baseline routing of the same step, when the engine
   // reports them; else, with the baseline policy, the step's own routing is the baseline routing.
-  const routing = (m as StepMetrics & { routing?: { experts: number[]; baselineExperts: number[] }[] }).routing;
+  const routing = m.routing;
   const sets = routing?.map((r) => r.experts);
   const baselineSets = routing?.map((r) => r.baselineExperts);
   const baseline = baselineSets ? baselineSets.map((b) => b.length) : policy === 'baseline' ? counts : undefined;
@@ -362,6 +371,7 @@ async function load(model: ModelSource, what: string): Promise<void> {
   state.error = undefined;
   state.model = info;
   state.policy = policyLabel(currentKind(), Number(knob.value));
+  applied = { kind: currentKind().value, value: Number(knob.value) };
   const x = info.experts;
   topK = x?.topK || 4;
   syncKnob(false);

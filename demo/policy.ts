@@ -44,6 +44,20 @@ export const POLICY_KINDS: PolicyKind[] = [
     make: (v) => ({ kind: 'reduced_topk', k: Math.round(v) }),
     read: (p) => (p.kind === 'reduced_topk' && typeof p.k === 'number' ? p.k : null),
   },
+  {
+    value: 'mass',
+    label: "webmoe mass: each step's experts by gating mass",
+    knob: { label: 'mass', min: 0.5, max: () => 1, step: 0.01, initial: () => 0.9, format: pct },
+    make: (v) => ({ kind: 'mass', coverage: v, reroute: 'refill' }),
+    read: (p) => (p.kind === 'mass' && typeof p.coverage === 'number' ? p.coverage : null),
+  },
+  {
+    value: 'auto',
+    label: 'auto: quality target (needs the calibration file)',
+    knob: { label: 'max ppl rise', min: 0.0025, max: () => 0.05, step: 0.0025, initial: () => 0.01, format: (v) => `${(v * 100).toFixed(2)}%` },
+    make: (v) => ({ kind: 'auto', maxPerplexityRise: v }),
+    read: (p) => (p.kind === 'auto' ? p.maxPerplexityRise : null),
+  },
 ];
 
 export function policyLabel(kind: PolicyKind, v: number): string {

@@ -42,7 +42,9 @@ export class MoeBatchModel implements BatchModel {
     return gpu.lostError();
   }
 
+  /** Throws (and keeps the current policy) when the model cannot run `policy`, e.g. a calibrated one without calibration. */
   setPolicy(policy: GpuPolicy): void {
+    this.model.resolve(policy);
     this.policy = policy;
   }
 
@@ -67,6 +69,7 @@ export class MoeBatchModel implements BatchModel {
       }),
       distinctExperts: r.distinctExperts,
       policy: policy as Policy,
+      routing: r.routing.map((l) => ({ experts: l.experts, baselineExperts: l.baselineExperts, massKept: l.massKept })),
     };
   }
 }

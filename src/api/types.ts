@@ -6,6 +6,7 @@ import type { FinishReason, StepMetrics } from '../scheduler/scheduler.ts';
 import type { Policy } from './policy.ts';
 
 export type { FinishReason, StepMetrics };
+export type { ExpertRouting } from '../scheduler/types.ts';
 
 /** A prompt: text (bos added when the model has one), token ids, or chat messages (the model's chat template). */
 export type Prompt = string | { ids: number[] } | { messages: { role: string; content: string }[] };

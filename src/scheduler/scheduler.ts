@@ -12,7 +12,7 @@ import { checkGenerateRequest } from '../api/validate.ts';
 import { EngineDisposedError } from '../api/errors.ts';
 import type { Policy } from '../api/policy.ts';
 import { GpuUnavailableError } from '../gpu/errors.ts';
-import { StepItemError, type BatchModel, type SamplingParams, type StepItem, type StepResult } from './types.ts';
+import { StepItemError, type BatchModel, type ExpertRouting, type SamplingParams, type StepItem, type StepResult } from './types.ts';
 
 export interface GenerateRequest {
   prompt: number[];
@@ -45,6 +45,8 @@ export interface StepMetrics {
   distinctExperts?: number[];
   /** The routing policy the step ran with (a switch applies from the next step that starts). */
   policy?: Policy;
+  /** Per layer: the policy's experts and the baseline routing's experts of this same step. */
+  routing?: ExpertRouting[];
 }
 
 export interface SchedulerOptions {
@@ -343,6 +345,7 @@ export class Scheduler {
       ms,
       distinctExperts: out.distinctExperts,
       policy: out.policy,
+      routing: out.routing,
     });
   }
 

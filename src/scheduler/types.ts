@@ -24,6 +24,18 @@ export interface StepResult {
   distinctExperts?: number[];
   /** The routing policy this step ran with (metrics), if the model has policies. */
   policy?: Policy;
+  /** Per layer, the experts the step read and those the baseline routing would have read (metrics). */
+  routing?: ExpertRouting[];
+}
+
+/** One layer's experts in one step (dense layers: empty sets, massKept 1). */
+export interface ExpertRouting {
+  /** Experts the step's policy used, ascending. */
+  experts: number[];
+  /** Experts the baseline top-k would have used in the same step (same router scores), ascending. */
+  baselineExperts: number[];
+  /** Share of the baseline top-k gating mass the policy's experts kept. */
+  massKept: number;
 }
 
 export interface BatchModel {

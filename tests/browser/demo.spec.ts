@@ -1,5 +1,6 @@
 import { test, expect, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 // The demo page end to end on the default model in Chromium (SwiftShader): its engine runs in a
 // Worker, 8 prompts decode in shared steps, greedy tokens equal the Node engine's, the heat map paints,
@@ -11,6 +12,7 @@ interface Step {
   decodeTokens: number;
   distinctExperts: number[];
   meanDistinct: number;
+  baselineDistinct?: number[];
   policy: string;
 }
 interface Demo {
@@ -40,16 +42,18 @@ async function open(page: Page, query: string): Promise<void> {
   }, null, { timeout: 120_000 });
 }
 
-/** Painted heat-map cells, read back from the canvas pixels (anything not the empty-cell colour). */
-async function paintedPixels(page: Page, testid: string): Promise<number> {
-  return page.locator(`[data-testid=${testid}]`).evaluate((c) => {
+/** Painted heat-map pixels read back from the canvas: violet (#6d28d9, an expert read) or amber (#f59e0b, skipped by the policy). */
+async function paintedPixels(page: Page, testid: string, colour: 'violet' | 'amber' = 'violet'): Promise<number> {
+  return page.locator(`[data-testid=${testid}]`).evaluate((c, colour) => {
     const canvas = c as HTMLCanvasElement;
     const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
     let n = 0;
-    // violet (#6d28d9) cells blended over the empty colour: blue well above green
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && data[i + 2] - data[i + 1] > 40) n++;
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+      if (a > 0 && (colour === 'violet' ? b - g > 40 : r > 200 && g > 110 && g < 190 && b < 80)) n++;
+    }
     return n;
-  });
+  }, colour);
 }
 
 test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, policy switch without reload', async ({ page }, info) => {
@@ -88,6 +92,9 @@ test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, p
   await expect(page.getByTestId('pane-stats').first()).toContainText('tok/s');
   await expect(page.getByTestId('pane-stats').first()).toContainText(/finish: (length|stop)/);
   expect(await paintedPixels(page, 'heatmap-policy')).toBeGreaterThan(50);
+  expect(await paintedPixels(page, 'heatmap-baseline')).toBeGreaterThan(50);
+  // baseline policy: the baseline routing of each step is the step's own routing
+  for (const s of run1.steps) expect(s.baselineDistinct).toEqual(s.distinctExperts);
   await expect(page.getByTestId('savings')).toContainText('expert weights read');
   await page.screenshot({ path: info.outputPath('demo-run8.png'), fullPage: true });
 
@@ -141,6 +148,10 @@ test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, p
   const meanOf = (xs: Step[]) => xs.reduce((a, s) => a + s.meanDistinct / s.batchTokens, 0) / xs.length;
   expect(meanOf(after)).toBeLessThan(meanOf(before));
   expect(Math.max(...before.map((s) => Math.max(...s.distinctExperts) / s.batchTokens))).toBeGreaterThan(1);
+  // beside it, the baseline routing of the same steps: more experts, and the heat map marks the skipped ones
+  for (const s of after) s.baselineDistinct!.forEach((b, l) => expect(b).toBeGreaterThanOrEqual(s.distinctExperts[l]));
+  expect(after.some((s) => s.baselineDistinct!.some((b, l) => b > s.distinctExperts[l]))).toBe(true);
+  expect(await paintedPixels(page, 'heatmap-baseline', 'amber')).toBeGreaterThan(20);
   await page.screenshot({ path: info.outputPath('demo-policy-switch.png'), fullPage: true });
 });
 
@@ -153,6 +164,15 @@ test('demo: chat mode streams a reply through the chat template', async ({ page 
   await expect(pane.getByTestId('pane-stats')).toContainText(/finish: (length|stop)/, { timeout: 120_000 });
   await expect(pane.getByTestId('pane-output')).toContainText('Tell me about the white whale.');
   expect((await pane.locator('.turn.assistant').textContent())!.trim().length).toBeGreaterThan(0);
+  // the quality-targeted preset needs the model's calibration file; without it the engine refuses it
+  // with a clear message and keeps its policy, and the control shows that policy again
+  await page.getByTestId('policy').selectOption('auto');
+  if (existsSync('models/webmoe-tiny/calibration.safetensors')) {
+    await expect(page.getByTestId('status')).toContainText('policy: auto');
+  } else {
+    await expect(page.getByTestId('status')).toContainText(/policy auto .* refused: .*calibrat/);
+    await expect(page.getByTestId('policy')).toHaveValue('baseline');
+  }
 });
 
 test('demo: clear messages when WebGPU is missing or the model does not fit', async ({ page, context }) => {
