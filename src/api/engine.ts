@@ -1,6 +1,6 @@
 // The public engine: text in, streamed text out, over the continuous-batching scheduler. The shape of
 // chat.completions.create follows OpenAI's streaming API so existing client code ports over.
-import type { LoadedTokenizer, ChatMessage } from '../format/tokenizer.ts';
+import { encodePrompt, type LoadedTokenizer, type ChatMessage } from '../format/tokenizer.ts';
 import { Scheduler, type FinishReason, type StepMetrics } from '../scheduler/scheduler.ts';
 import type { BatchModel } from '../scheduler/types.ts';
 
@@ -75,14 +75,22 @@ export class Engine {
   };
   private readonly stepListeners = new Set<(m: StepMetrics) => void>();
 
+  private readonly bosTokenId: number | null;
+
+  /**
+   * `tokenizer` null (a model folder without tokenizer.json): prompts are token ids and chunks carry
+   * ids only. `opts.bosTokenId`: the bos text prompts start with (default the tokenizer's; see promptBos).
+   */
   constructor(
     readonly model: BatchModel,
-    readonly tokenizer: LoadedTokenizer,
+    readonly tokenizer: LoadedTokenizer | null,
     readonly modelName: string,
-    opts: { maxBatchTokens?: number; prefillChunk?: number } = {},
+    opts: { maxBatchTokens?: number; prefillChunk?: number; bosTokenId?: number | null } = {},
     private readonly onDispose?: () => void,
   ) {
-    this.scheduler = new Scheduler(model, { ...opts, onStep: (m) => this.stepListeners.forEach((l) => l(m)) });
+    const { bosTokenId, ...sched } = opts;
+    this.bosTokenId = bosTokenId !== undefined ? bosTokenId : (tokenizer?.bosTokenId ?? null);
+    this.scheduler = new Scheduler(model, { ...sched, onStep: (m) => this.stepListeners.forEach((l) => l(m)) });
   }
 
   /** Metrics per batched step (batch size, distinct experts per layer, time). Returns an unsubscribe. */
@@ -93,7 +101,7 @@ export class Engine {
 
   /** Stream a continuation of `prompt` (text, or token ids). Concurrent calls are batched together. */
   generate(prompt: string | { ids: number[] }, opts: GenerateOptions = {}): GenerateStream {
-    const ids = typeof prompt === 'string' ? this.encodePrompt(prompt) : prompt.ids;
+    const ids = typeof prompt === 'string' ? encodePrompt(this.needTokenizer(), prompt, this.bosTokenId) : prompt.ids;
     const stream = this.scheduler.submit({
       prompt: ids,
       maxTokens: opts.maxTokens ?? 64,
@@ -103,7 +111,7 @@ export class Engine {
       signal: opts.signal,
       ignoreEos: opts.ignoreEos,
     });
-    const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+    const decoder = this.tokenizer?.createStreamDecoder({ skipSpecialTokens: true }) ?? { push: () => '', flush: () => '' };
     let text = '';
     const chunks = (async function* () {
       for await (const token of stream) {
@@ -119,7 +127,7 @@ export class Engine {
     })();
     const tokenizer = this.tokenizer;
     const result = stream.result.then((r) => ({
-      text: tokenizer.decode(r.tokens, { skipSpecialTokens: true }),
+      text: tokenizer?.decode(r.tokens, { skipSpecialTokens: true }) ?? '',
       tokens: r.tokens,
       finishReason: r.finishReason,
       promptTokens: r.promptTokens,
@@ -128,16 +136,15 @@ export class Engine {
     return { [Symbol.asyncIterator]: () => chunks[Symbol.asyncIterator](), result };
   }
 
-  private encodePrompt(text: string): number[] {
-    const ids = this.tokenizer.encode(text, { addSpecialTokens: true });
-    const bos = this.tokenizer.bosTokenId;
-    // Models trained with a document separator as bos expect it first; never duplicate it.
-    return bos !== null && ids[0] !== bos ? [bos, ...ids] : ids;
+  private needTokenizer(): LoadedTokenizer {
+    if (!this.tokenizer) throw new Error(`webmoe: ${this.modelName} has no tokenizer.json; give the prompt as token ids ({ ids })`);
+    return this.tokenizer;
   }
 
   private chatCompletion(req: ChatCompletionRequest): AsyncIterable<ChatCompletionChunk> | Promise<ChatCompletion> {
-    const prompt = this.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true });
-    const ids = this.tokenizer.encode(prompt, { addSpecialTokens: false });
+    const tokenizer = this.needTokenizer();
+    const prompt = tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true });
+    const ids = tokenizer.encode(prompt, { addSpecialTokens: false });
     const gen = this.generate(
       { ids },
       {

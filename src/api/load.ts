@@ -1,8 +1,10 @@
 // Loading an Engine from checkpoint files on a GPU: platform-neutral (the entry points pick the
-// files and the GPU for the browser or Node).
+// files and the GPU for the browser or Node; the CLI comes in at engineFromCheckpoint).
 import type { Gpu } from '../gpu/context.ts';
-import type { CheckpointFiles, LoadProgress } from '../format/checkpoint.ts';
-import { loadTokenizer } from '../format/tokenizer.ts';
+import { openCheckpoint, type Checkpoint, type CheckpointFiles, type LoadProgress } from '../format/checkpoint.ts';
+import { loadTokenizer, promptBos, stopTokenIds, type LoadedTokenizer } from '../format/tokenizer.ts';
+import { resolveSpec } from '../models/index.ts';
+import type { MoeModelSpec } from '../models/spec.ts';
 import { MoeModel, type GpuPolicy } from '../runtime/model.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { Engine } from './engine.ts';
@@ -23,20 +25,33 @@ export interface EngineOptions {
 }
 
 export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, onDispose?: () => void): Promise<Engine> {
+  const ckpt = await openCheckpoint(files);
+  try {
+    const [spec, tokenizer] = await Promise.all([resolveSpec(ckpt), loadTokenizer(files)]);
+    return await engineFromCheckpoint(ckpt, spec, tokenizer, gpu, opts, onDispose);
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/**
+ * Upload an opened, checked checkpoint (see resolveSpec) and put the engine over it: the one place the
+ * library and the CLI get their model, scheduler, bos and stop ids from. The caller closes `ckpt`.
+ */
+export async function engineFromCheckpoint(
+  ckpt: Checkpoint, spec: MoeModelSpec, tokenizer: LoadedTokenizer | null, gpu: Gpu, opts: EngineOptions = {}, onDispose?: () => void,
+): Promise<Engine> {
   const maxBatchTokens = opts.maxBatchTokens ?? 64;
-  const [tokenizer, model] = await Promise.all([
-    loadTokenizer(files),
-    MoeModel.load(files, gpu, {
-      weightFormat: opts.weightFormat,
-      maxSeqs: opts.maxSequences ?? 4,
-      maxContext: opts.maxContext,
-      maxBatchTokens,
-      policy: opts.policy,
-      onProgress: opts.onProgress,
-    }),
-  ]);
-  const eos = tokenizer.eosTokenIds.length ? tokenizer.eosTokenIds : model.spec.eosTokenIds;
-  return new Engine(new MoeBatchModel(model, eos, opts.policy), tokenizer, files.name, { maxBatchTokens }, () => {
+  const model = await MoeModel.fromCheckpoint(ckpt, spec, gpu, {
+    weightFormat: opts.weightFormat,
+    maxSeqs: opts.maxSequences ?? 4,
+    maxContext: opts.maxContext,
+    maxBatchTokens,
+    policy: opts.policy,
+    onProgress: opts.onProgress,
+  });
+  const batch = new MoeBatchModel(model, stopTokenIds(tokenizer, spec.eosTokenIds), opts.policy);
+  return new Engine(batch, tokenizer, ckpt.files.name, { maxBatchTokens, bosTokenId: promptBos(tokenizer, spec.bosTokenId) }, () => {
     model.destroy();
     onDispose?.();
   });

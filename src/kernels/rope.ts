@@ -1,10 +1,9 @@
-// RoPE in place on q and k (see shaders/rope.wgsl); frequencies precomputed on the CPU.
+// RoPE in place on q and k (see shaders/rope.wgsl); the tables come from reference/rope.ts ropeTables
+// (the one builder, transformers' inv_freq rules incl. yarn), computed once per model on the CPU.
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
-import { ropeTables, type RopeConfig } from '../reference/rope.ts';
-
-export type { RopeConfig, RopeType } from '../reference/rope.ts';
+import type { RopeTables } from '../reference/rope.ts';
 
 /** Per-layer-shared RoPE state: the inv_freq table on the GPU and the cos/sin multiplier. */
 export interface RopeState {
@@ -14,10 +13,10 @@ export interface RopeState {
   rotDim: number;
 }
 
-/** Upload the inv_freq table for `rope` (rotDim = int(headDim * partial_rotary_factor), default headDim). */
-export function createRope(gpu: Gpu, rope: RopeConfig, headDim: number, rotDim = headDim): RopeState {
+/** Upload ropeTables(config, rotDim) (rotDim = int(headDim * partial_rotary_factor), default headDim). */
+export function createRope(gpu: Gpu, t: RopeTables, headDim: number, rotDim = headDim): RopeState {
   if (rotDim > headDim) throw new Error('webmoe: rotary dim > head dim');
-  const t = ropeTables(rope, rotDim);
+  if (t.invFreq.length !== rotDim / 2) throw new Error(`webmoe: rope table has ${t.invFreq.length} frequencies, rotary dim ${rotDim} needs ${rotDim / 2}`);
   return { invFreq: createStorage(gpu.device, t.invFreq, 'rope_inv_freq'), attentionScaling: t.attentionScaling, headDim, rotDim };
 }
 

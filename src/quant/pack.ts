@@ -12,7 +12,8 @@
 //         [-7, 7] (nibble 8 = zero); scales: Float32Array [N, kPad/group]; value = q * scale, scale = max|w|/7
 import { f32ToF16Bits, f16BitsToF32 } from './f16.ts';
 
-export type WeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
+export const WEIGHT_FORMATS = ['f32', 'f16', 'int8', 'int4'] as const;
+export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
 
 export interface QuantizedWeight {
   /** Packed codes (see the layout notes above). */

@@ -67,7 +67,6 @@ export function referenceForward(spec: MoeModelSpec, W: RefWeights, tokens: numb
   const positions = tokens.map((_, t) => t);
   const seqIds = new Array<number>(T).fill(0);
   const seqStart = [0];
-  const rope = { invFreq: spec.rope.invFreq, attentionScaling: spec.rope.attentionFactor };
   const addScaled = (x: Float32Array, y: Float32Array) => x.set(addRef(x, y, spec.residualMultiplier));
   const x = embeddingRef(tokens, W.embed, V, H, spec.embeddingMultiplier);
   for (let l = 0; l < spec.layers; l++) {
@@ -85,8 +84,8 @@ export function referenceForward(spec: MoeModelSpec, W: RefWeights, tokens: numb
       k = rmsNormRef(k, L.kNorm!, T, nkv * hd, eps);
     }
     if (spec.clipQkv !== null) [q, k, v] = [q, k, v].map((a) => clampRef(a, spec.clipQkv!));
-    q = ropeRef(q, T, nh, hd, hd, positions, rope);
-    k = ropeRef(k, T, nkv, hd, hd, positions, rope);
+    q = ropeRef(q, T, nh, hd, hd, positions, spec.rope);
+    k = ropeRef(k, T, nkv, hd, hd, positions, spec.rope);
     const kCache = new Float32Array(T * nkv * hd);
     const vCache = new Float32Array(T * nkv * hd);
     kvWriteRef(k, v, kCache, vCache, seqIds, positions, seqStart, nkv, hd);

@@ -15,14 +15,13 @@ import type { MoeModelSpec } from '../models/spec.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { createMoeWorkspace, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import type { GpuPolicy } from '../kernels/moe_router.ts';
-import type { RopeState } from '../kernels/rope.ts';
+import { createRope, type RopeState } from '../kernels/rope.ts';
 import { uploadWeights, type GpuWeights } from './weights.ts';
 import { KvCache } from './kv_cache.ts';
 import { flattenBatch, type ForwardSequence, type LogitRows } from './batch.ts';
 import { StepScratch } from './scratch.ts';
 import { encodeAttentionBlock, encodeEmbed, encodeFfnBlock, encodeHead, type StepContext } from './blocks.ts';
 import { decodeReadback, encodeReadback, type ForwardResult } from './readback.ts';
-import { sampleToken, seededRandom } from './sampling.ts';
 
 export type { GpuPolicy } from '../kernels/moe_router.ts';
 export type { ForwardSequence, LogitRows } from './batch.ts';
@@ -50,19 +49,6 @@ export interface ForwardRequest {
   policy?: GpuPolicy;
 }
 
-export interface GenerateOptions {
-  maxTokens: number;
-  /** 0 (default) = greedy on the GPU; > 0 samples on the CPU from the read-back logits. */
-  temperature?: number;
-  topP?: number;
-  seed?: number;
-  /** Stop after emitting one of these ids (default: the config's eos ids). */
-  stopIds?: number[];
-  /** Called with each new id; return false to stop. */
-  onToken?: (id: number) => void | boolean;
-  policy?: GpuPolicy;
-}
-
 export class MoeModel {
   readonly kv: KvCache;
   private readonly ws: MoeWorkspace | null;
@@ -87,7 +73,7 @@ export class MoeModel {
     this.ws = spec.layerKinds.includes('moe')
       ? createMoeWorkspace(gpu, { maxTokens: T, E: spec.numExperts, k: spec.topK, H, I: spec.moeIntermediate })
       : null;
-    this.rope = { invFreq: weights.invFreq, attentionScaling: spec.rope.attentionFactor, headDim: hd, rotDim: hd };
+    this.rope = createRope(gpu, spec.rope, hd);
   }
 
   /** Open the checkpoint, check every tensor against config.json, upload the weights. */
@@ -174,41 +160,11 @@ export class MoeModel {
     }
   }
 
-  /**
-   * Generate up to opts.maxTokens ids after `prompt` in a fresh sequence (prefill in chunks of
-   * maxBatchTokens, then one token per step). Returns the generated ids.
-   */
-  async generate(prompt: number[], opts: GenerateOptions): Promise<number[]> {
-    if (prompt.length === 0) throw new Error('webmoe: generate needs at least one prompt token');
-    const temp = opts.temperature ?? 0;
-    const rand = seededRandom(opts.seed ?? 0);
-    const stop = new Set(opts.stopIds ?? this.spec.eosTokenIds);
-    const id = this.createSequence();
-    const out: number[] = [];
-    try {
-      let pending = prompt;
-      while (out.length < opts.maxTokens) {
-        const chunk = pending.slice(0, this.maxBatchTokens);
-        pending = pending.slice(chunk.length);
-        const last = pending.length === 0;
-        const res = await this.forward({ seqs: [{ id, tokens: chunk }], logits: last && temp > 0 ? 'last' : 'none', policy: opts.policy });
-        if (!last) continue;
-        const tok = temp > 0 ? sampleToken(res.logits![0], temp, opts.topP ?? 1, rand) : res.next[0];
-        out.push(tok);
-        if (opts.onToken?.(tok) === false || stop.has(tok)) break;
-        if (this.kv.length(id) >= this.maxContext) break;
-        pending = [tok];
-      }
-      return out;
-    } finally {
-      this.freeSequence(id);
-    }
-  }
-
   destroy(): void {
     this.weights.destroy();
     this.kv.destroy();
     this.ws?.destroy();
+    this.rope.invFreq.destroy();
     this.s.destroy();
   }
 }

@@ -51,7 +51,6 @@ export interface GpuWeights {
   embedFormat: 'f32' | 'f16';
   finalNorm: GPUBuffer;
   lmHead: MatmulWeight;
-  invFreq: GPUBuffer;
   layers: GpuLayer[];
   bytes: number;
   destroy(): void;
@@ -174,15 +173,12 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
     bytes += lmHead.bytes ?? 0;
   }
   const finalNorm = await vec(spec.finalNorm, 'finalNorm');
-  const invFreq = createStorage(gpu.device, spec.rope.invFreq, 'rope.invFreq');
-  buffers.push(invFreq);
   return {
     format,
     embed,
     embedFormat,
     finalNorm,
     lmHead,
-    invFreq,
     layers,
     bytes,
     destroy() {
