@@ -30,17 +30,5 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
   }
 }
 
-export { Engine } from './api/engine.ts';
-export type { GenerateOptions, GenerateChunk, GenerateOutput, GenerateStream, ChatCompletionRequest, ChatCompletionChunk, ChatCompletion } from './api/engine.ts';
-export type { EngineOptions } from './api/load.ts';
-export { loadEngine } from './api/load.ts';
+export * from './exports.ts';
 export { createBrowserGpu } from './gpu/browser.ts';
-export { createGpu, Gpu } from './gpu/context.ts';
-export { GpuUnavailableError } from './gpu/errors.ts';
-export * from './format/index.ts';
-export { MoeModel } from './runtime/model.ts';
-export type { GpuPolicy } from './runtime/model.ts';
-export { route } from './routing/policies.ts';
-export type { PolicyConfig, RouterConfig, RouteResult } from './routing/types.ts';
-export { Scheduler } from './scheduler/scheduler.ts';
-export type { StepMetrics, FinishReason } from './scheduler/scheduler.ts';

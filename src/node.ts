@@ -38,4 +38,4 @@ export async function createEngine(opts: CreateEngineOptions = {}): Promise<Engi
 export { createNodeGpu } from './gpu/node.ts';
 export { defaultModelDir, DEFAULT_MODEL_NAME } from './default-model.ts';
 export { fromNodeFile, filesFromNodeDir } from './format/source-node.ts';
-export * from './index.ts';
+export * from './exports.ts';
