@@ -1,7 +1,7 @@
 // Adapter + device acquisition, capabilities, and the per-device caches every kernel uses.
 import { GpuDeviceLostError, GpuUnavailableError } from './errors.ts';
 import { PipelineCache } from './pipelines.ts';
-import { BufferPool, createUniform } from './buffers.ts';
+import { createUniform } from './buffers.ts';
 
 export interface GpuFeatures {
   /** WGSL `enable f16;` is available (native half precision). */
@@ -44,7 +44,6 @@ const LIMIT_NAMES = [
 
 export class Gpu {
   readonly pipelines: PipelineCache;
-  readonly buffers: BufferPool;
   /** Resolves when the device is lost (destroyed, driver reset, ...). */
   readonly lost: Promise<GPUDeviceLostInfo>;
   private lostInfo: GPUDeviceLostInfo | null = null;
@@ -55,7 +54,6 @@ export class Gpu {
     readonly features: GpuFeatures,
   ) {
     this.pipelines = new PipelineCache(this);
-    this.buffers = new BufferPool(device);
     this.lost = device.lost.then((info) => {
       this.lostInfo = info;
       return info;
@@ -111,7 +109,6 @@ export class Gpu {
   }
 
   destroy(): void {
-    this.buffers.clear();
     this.device.destroy();
   }
 }
