@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
 
 export default defineConfig({
   root: '.',
+  // The demo imports the package by name, as an app would; in this checkout that is the source entry.
+  resolve: { alias: [{ find: /^webmoe$/, replacement: resolve(import.meta.dirname, 'src/index.ts') }] },
   server: { port: 5173, strictPort: false },
   worker: { format: 'es' },
   build: {

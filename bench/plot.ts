@@ -1,16 +1,143 @@
-// Hand-written SVG of the kernel bench (no dependencies): bench/out/kernels.json (+ kernels-moe.json)
-// -> bench/out/kernels.svg.
-//   left:  GB/s per matmul case (bars, log scale) with the copy's GB/s as a dashed reference line
-//   right: MoE layer time per call vs distinct experts read, one colour per policy, one panel per T
-//          (first shape / format in the file, f16 preferred)
-//   npx tsx bench/plot.ts [bench/out/kernels.json]
-// bench/kernels.ts calls afterBench() at the end of a run: the MoE ratio table + JSON, then this plot.
+// Plots of the benchmarks, drawn with Vega-Lite (compiled to Vega, rendered to SVG headless in Node).
+//   plotReport(report, dir): the decode bench (bench/run.ts) -> speedup.svg, time-vs-distinct.svg,
+//     bandwidth.svg, throughput.svg, strategies.svg, time-split.svg
+//   plot(kernels.json): the kernel micro-bench (bench/kernels.ts) -> kernels.svg
+//   npx tsx bench/plot.ts [bench/out/node/bench.json | bench/out/kernels.json]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { BenchResult } from './kernels.ts';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { BenchResult } from './lib/timing.ts';
+import type { BenchReport } from './lib/harness.ts';
+import { BASELINE } from './lib/policies.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** Render one Vega-Lite spec to an SVG string. */
+export async function toSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+type Row = Record<string, unknown>;
+const title = (r: BenchReport, what: string) => ({ text: what, subtitle: `${r.adapter.slice(0, 90)} · ${r.env} · ${r.date.slice(0, 16)}${r.quick ? ' · --quick' : ''}` });
+
+export function reportSpecs(r: BenchReport): Record<string, TopLevelSpec> {
+  const specs: Record<string, TopLevelSpec> = {};
+  const fwd: Row[] = r.forward.map((d) => ({ model: d.model, B: d.B, policy: d.policy, speedup: 1 / d.timeRatio, timeRatio: d.timeRatio, distinctRatio: d.distinctRatio, ms: d.ms.median, lo: 1 / d.pairedRatio.p75, hi: 1 / d.pairedRatio.p25 }));
+  if (fwd.length) {
+    specs['speedup'] = {
+      title: title(r, 'Decode step speed-up over the baseline (MoeModel.forward), per policy'),
+      data: { values: fwd },
+      facet: { column: { field: 'model', type: 'nominal', title: null } },
+      resolve: { scale: { x: 'independent' } },
+      spec: {
+        width: 300, height: 220,
+        layer: [
+          { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { datum: 1 } } },
+          { mark: { type: 'errorbar' }, encoding: { x: { field: 'B', type: 'ordinal', title: 'decode batch (sequences)' }, y: { field: 'lo', type: 'quantitative', title: 'baseline ms / policy ms' }, y2: { field: 'hi' }, color: { field: 'policy', type: 'nominal' } } },
+          { mark: { type: 'line', point: true }, encoding: { x: { field: 'B', type: 'ordinal' }, y: { field: 'speedup', type: 'quantitative' }, color: { field: 'policy', type: 'nominal' }, tooltip: [{ field: 'policy' }, { field: 'B' }, { field: 'ms', format: '.1f' }, { field: 'distinctRatio', format: '.2f' }] } },
+        ],
+      },
+    } as TopLevelSpec;
+    specs['time-vs-distinct'] = {
+      title: title(r, 'Step time vs distinct experts read, both relative to the baseline'),
+      data: { values: fwd.filter((d) => d.policy !== BASELINE) },
+      facet: { column: { field: 'model', type: 'nominal', title: null } },
+      spec: {
+        width: 300, height: 260,
+        layer: [
+          { data: { values: [{ a: 0, b: 0 }, { a: 1.1, b: 1.1 }] }, mark: { type: 'line', strokeDash: [4, 4], color: '#888' }, encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } } },
+          { mark: { type: 'point', filled: true, size: 70 }, encoding: { x: { field: 'distinctRatio', type: 'quantitative', title: 'distinct experts / baseline', scale: { domain: [0, 1.1] } }, y: { field: 'timeRatio', type: 'quantitative', title: 'step time / baseline', scale: { domain: [0, 1.3] } }, color: { field: 'policy', type: 'nominal' }, shape: { field: 'B', type: 'nominal', title: 'batch' }, tooltip: [{ field: 'policy' }, { field: 'B' }, { field: 'timeRatio', format: '.2f' }, { field: 'distinctRatio', format: '.2f' }] } },
+        ],
+      },
+    } as TopLevelSpec;
+  }
+  if (r.profile.length) {
+    const bw: Row[] = r.profile.flatMap((p) => [
+      { model: p.model, case: `${p.policy} B${p.B}`, what: 'MoE part (expert bytes / MoE GPU time)', ratio: p.moeGBps / r.copy.gbps },
+      { model: p.model, case: `${p.policy} B${p.B}`, what: 'whole step (all weight bytes / GPU time)', ratio: p.stepGBps / r.copy.gbps },
+    ]);
+    specs['bandwidth'] = {
+      title: title(r, `Achieved weight bandwidth / buffer copy bandwidth (${r.copy.gbps.toFixed(2)} GB/s), same run`),
+      data: { values: bw },
+      facet: { row: { field: 'model', type: 'nominal', title: null } },
+      resolve: { scale: { x: 'independent' } },
+      spec: {
+        width: 520, height: 160,
+        mark: 'bar',
+        encoding: {
+          x: { field: 'case', type: 'nominal', title: null, sort: null }, xOffset: { field: 'what' },
+          y: { field: 'ratio', type: 'quantitative', title: 'GB/s / copy GB/s' }, color: { field: 'what', type: 'nominal', legend: { orient: 'bottom', title: null } },
+          tooltip: [{ field: 'case' }, { field: 'what' }, { field: 'ratio', format: '.4f' }],
+        },
+      },
+    } as TopLevelSpec;
+    const split: Row[] = r.profile.filter((p) => p.policy === BASELINE).flatMap((p) => p.families.map((f) => ({ model: p.model, B: `B${p.B}`, family: f.family, share: f.share, ms: f.ms })));
+    specs['time-split'] = {
+      title: title(r, 'GPU time of one decode step by dispatch family (baseline policy)'),
+      data: { values: split },
+      facet: { column: { field: 'model', type: 'nominal', title: null } },
+      spec: {
+        width: 220, height: 240,
+        mark: 'bar',
+        encoding: {
+          x: { field: 'B', type: 'nominal', title: 'decode batch', sort: null },
+          y: { field: 'share', type: 'quantitative', stack: 'normalize', title: 'share of GPU time', axis: { format: '%' } },
+          color: { field: 'family', type: 'nominal', legend: { title: 'shader:entry' } },
+          tooltip: [{ field: 'family' }, { field: 'ms', format: '.2f' }, { field: 'share', format: '.1%' }],
+        },
+      },
+    } as TopLevelSpec;
+  }
+  if (r.scheduler.length) {
+    specs['throughput'] = {
+      title: title(r, 'Aggregate generated tokens/s through the scheduler vs concurrent requests'),
+      data: { values: r.scheduler.map((s) => ({ model: s.model, policy: s.policy, C: s.C, tps: s.tokensPerS, decode: s.decodeTokensPerS, ttft: s.ttftMs.median })) },
+      facet: { column: { field: 'model', type: 'nominal', title: null } },
+      resolve: { scale: { y: 'independent' } },
+      spec: {
+        width: 300, height: 220,
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'C', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'concurrent requests' },
+          y: { field: 'tps', type: 'quantitative', title: 'tokens/s (all requests)' }, color: { field: 'policy', type: 'nominal' },
+          tooltip: [{ field: 'policy' }, { field: 'C' }, { field: 'tps', format: '.2f' }, { field: 'decode', format: '.2f' }, { field: 'ttft', format: '.0f' }],
+        },
+      },
+    } as TopLevelSpec;
+  }
+  if (r.strategies.length) {
+    specs['strategies'] = {
+      title: title(r, 'One MoE layer: time / grouped kernel time, baseline routing'),
+      data: { values: r.strategies.map((s) => ({ model: s.model, T: `T${s.T}`, strategy: s.strategy, ratio: s.ratio, ms: s.ms.median })) },
+      facet: { column: { field: 'model', type: 'nominal', title: null } },
+      spec: {
+        width: 260, height: 220,
+        layer: [
+          { mark: 'bar', encoding: { x: { field: 'T', type: 'nominal', sort: null, title: 'tokens' }, xOffset: { field: 'strategy' }, y: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'ms / grouped ms (log)' }, color: { field: 'strategy', type: 'nominal' }, tooltip: [{ field: 'strategy' }, { field: 'T' }, { field: 'ms', format: '.2f' }, { field: 'ratio', format: '.2f' }] } },
+          { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { datum: 1 } } },
+        ],
+      },
+    } as TopLevelSpec;
+  }
+  return specs;
+}
+
+/** Write every plot of a report into dir; returns the file names. */
+export async function plotReport(r: BenchReport, dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const [name, spec] of Object.entries(reportSpecs(r))) {
+    writeFileSync(join(dir, `${name}.svg`), await toSvg(spec));
+    names.push(`${name}.svg`);
+  }
+  return names;
+}
+
+// ---- the kernel micro-bench (bench/kernels.ts, bench/kernels-moe.ts) ----
 
 interface KernelsJson {
   adapter?: string;
@@ -18,109 +145,37 @@ interface KernelsJson {
   results: BenchResult[];
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v >= 0.01 ? v.toFixed(2) : v.toExponential(0));
-const COLORS: Record<string, string> = { baseline: '#222', xshare: '#d62728', topk: '#1f77b4', allocT: '#2ca02c' };
-const FORMAT_COLORS: Record<string, string> = { f32: '#4c72b0', f16: '#55a868', int8: '#c44e52', int4: '#8172b2' };
-const policyColor = (p: string) => COLORS[p.replace(/[\d%]+$/, '')] ?? '#999';
-
-function text(x: number, y: number, s: string, attrs = ''): string {
-  return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(s)}</text>`;
-}
-
-/** Bar chart of matmul GB/s (log y), copy GB/s as a dashed line. */
-function matmulPanel(res: BenchResult[], x0: number, y0: number, w: number, h: number): string {
-  const copy = res.find((r) => r.name.startsWith('copy'));
-  const mm = res.filter((r) => r.meta?.kernel === 'matmul' && r.gbps > 0);
-  const out: string[] = [text(x0 + w / 2, y0 - 10, 'matmul weight GB/s (log) vs copy', 'text-anchor="middle" font-weight="bold"')];
-  if (!mm.length) return out.join('\n');
-  const vals = [...mm.map((r) => r.gbps), ...(copy ? [copy.gbps] : [])];
-  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...vals))));
-  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...vals))));
-  const y = (v: number) => y0 + h - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * h;
-  out.push(`<rect x="${x0}" y="${y0}" width="${w}" height="${h}" fill="none" stroke="#888"/>`);
-  for (let d = lo; d <= hi * 1.0001; d *= 10) {
-    out.push(`<line x1="${x0}" x2="${x0 + w}" y1="${y(d).toFixed(1)}" y2="${y(d).toFixed(1)}" stroke="#ddd"/>`);
-    out.push(text(x0 - 4, y(d) + 4, fmt(d), 'text-anchor="end" font-size="10"'));
-  }
-  const bw = w / mm.length;
-  mm.forEach((r, i) => {
-    const bx = x0 + i * bw + bw * 0.15;
-    const top = y(r.gbps);
-    const f = String(r.meta?.format ?? '');
-    out.push(`<rect x="${bx.toFixed(1)}" y="${top.toFixed(1)}" width="${(bw * 0.7).toFixed(1)}" height="${(y0 + h - top).toFixed(1)}" fill="${FORMAT_COLORS[f] ?? '#777'}"><title>${esc(`${r.name}: ${r.gbps.toPrecision(3)} GB/s`)}</title></rect>`);
-    const lx = bx + bw * 0.35;
-    out.push(text(lx, y0 + h + 8, `${f} T${r.meta?.t}`, `font-size="9" text-anchor="end" transform="rotate(-60 ${lx.toFixed(1)} ${(y0 + h + 8).toFixed(1)})"`));
-  });
-  if (copy) {
-    out.push(`<line x1="${x0}" x2="${x0 + w}" y1="${y(copy.gbps).toFixed(1)}" y2="${y(copy.gbps).toFixed(1)}" stroke="#e377c2" stroke-width="2" stroke-dasharray="6 4"/>`);
-    out.push(text(x0 + w - 4, y(copy.gbps) - 4, `${copy.name}: ${fmt(copy.gbps)} GB/s`, 'text-anchor="end" font-size="10" fill="#e377c2"'));
-  }
-  return out.join('\n');
-}
-
-/** Scatter of MoE ms/call vs distinct experts, one panel per T, one colour per policy. */
-function moePanel(res: BenchResult[], x0: number, y0: number, w: number, h: number): string {
-  let moe = res.filter((r) => r.meta?.kernel === 'moe');
-  if (!moe.length) return text(x0 + w / 2, y0 + h / 2, 'no MoE results', 'text-anchor="middle"');
-  const shape = String(moe[0].meta!.shape);
-  const formats = [...new Set(moe.map((r) => String(r.meta!.format)))];
-  const format = formats.includes('f16') ? 'f16' : formats[0];
-  moe = moe.filter((r) => r.meta!.shape === shape && r.meta!.format === format);
-  const ts = [...new Set(moe.map((r) => Number(r.meta!.T)))].sort((a, b) => a - b);
-  const out: string[] = [text(x0 + w / 2, y0 - 10, `MoE layer (${shape}, ${format}): ms/call vs distinct experts read`, 'text-anchor="middle" font-weight="bold"')];
-  const gap = 30;
-  const pw = (w - gap * (ts.length - 1)) / ts.length;
-  ts.forEach((T, i) => {
-    const rs = moe.filter((r) => Number(r.meta!.T) === T);
-    const px = x0 + i * (pw + gap);
-    const dMax = Math.max(...rs.map((r) => Number(r.meta!.distinct)));
-    const mMax = Math.max(...rs.map((r) => r.ms)) * 1.1;
-    const sx = (d: number) => px + (d / dMax) * pw * 0.9 + pw * 0.05;
-    const sy = (m: number) => y0 + h - (m / mMax) * h;
-    out.push(`<rect x="${px.toFixed(1)}" y="${y0}" width="${pw.toFixed(1)}" height="${h}" fill="none" stroke="#888"/>`);
-    out.push(text(px + pw / 2, y0 + 14, `T = ${T}`, 'text-anchor="middle" font-size="11"'));
-    for (const f of [0, 0.5, 1]) {
-      out.push(text(px - 3, sy(f * mMax) + 4, fmt(f * mMax), 'text-anchor="end" font-size="9"'));
-      out.push(text(sx(f * dMax), y0 + h + 12, String(Math.round(f * dMax)), 'text-anchor="middle" font-size="9"'));
-    }
-    for (const r of rs) {
-      const d = Number(r.meta!.distinct);
-      const p = String(r.meta!.policy);
-      out.push(`<circle cx="${sx(d).toFixed(1)}" cy="${sy(r.ms).toFixed(1)}" r="5" fill="${policyColor(p)}" fill-opacity="0.8"><title>${esc(`${p} T=${T}: ${r.ms.toFixed(2)} ms, ${d} experts`)}</title></circle>`);
-      if (p.startsWith('xshare')) out.push(text(sx(d) + 7, sy(r.ms) + 3, p.replace('xshare', ''), 'font-size="8" fill="#d62728"'));
-    }
-  });
-  out.push(text(x0 + w / 2, y0 + h + 28, 'distinct experts (x)  /  ms per layer call (y)', 'text-anchor="middle" font-size="10"'));
-  const pols = [...new Set(moe.map((r) => String(r.meta!.policy).replace(/[\d%]+$/, '')))];
-  pols.forEach((p, i) => {
-    const lx = x0 + i * 90;
-    out.push(`<circle cx="${lx + 5}" cy="${y0 + h + 44}" r="5" fill="${COLORS[p] ?? '#999'}"/>`);
-    out.push(text(lx + 14, y0 + h + 48, p, 'font-size="11"'));
-  });
-  return out.join('\n');
-}
-
-/** Render kernels.json (results) into an SVG string. */
-export function renderSvg(j: KernelsJson): string {
-  const W = 1200;
-  const H = 480;
-  const title = `webmoe kernel bench — ${j.adapter ?? ''} ${j.date ? `(${j.date.slice(0, 16)})` : ''}`;
-  return [
-    `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    text(W / 2, 20, title.slice(0, 160), 'text-anchor="middle" font-size="13"'),
-    matmulPanel(j.results, 60, 60, 440, 320),
-    moePanel(j.results, 580, 60, 600, 320),
-    `</svg>`,
-  ].join('\n');
+/** matmul GB/s per case with the copy as a rule; MoE layer ms vs distinct experts per policy and T. */
+export function kernelsSpec(j: KernelsJson): TopLevelSpec {
+  const copy = j.results.find((r) => r.name.startsWith('copy'));
+  const mm = j.results.filter((r) => r.meta?.kernel === 'matmul').map((r) => ({ case: `${r.meta!.format} T${r.meta!.t}`, format: r.meta!.format, gbps: r.gbps, gflops: r.gflops }));
+  const moe = j.results.filter((r) => r.meta?.kernel === 'moe').map((r) => ({ shape: r.meta!.shape, format: r.meta!.format, T: `T=${r.meta!.T}`, policy: r.meta!.policy, ms: r.ms, distinct: r.meta!.distinct }));
+  const sub = `${(j.adapter ?? '').slice(0, 90)} ${j.date ? `· ${j.date.slice(0, 16)}` : ''}`;
+  return {
+    title: { text: 'webmoe kernel bench', subtitle: sub },
+    hconcat: [
+      {
+        title: 'matmul weight GB/s (log), copy dashed',
+        width: 360, height: 260,
+        layer: [
+          { data: { values: mm }, mark: 'bar', encoding: { x: { field: 'case', type: 'nominal', sort: null, title: null }, y: { field: 'gbps', type: 'quantitative', scale: { type: 'log' }, title: 'GB/s' }, color: { field: 'format', type: 'nominal' }, tooltip: [{ field: 'case' }, { field: 'gbps', format: '.3f' }, { field: 'gflops', format: '.3f' }] } },
+          ...(copy ? [{ data: { values: [{ g: copy.gbps }] }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#e377c2' }, encoding: { y: { field: 'g', type: 'quantitative' as const } } }] : []),
+        ],
+      },
+      {
+        title: 'MoE layer ms per call vs distinct experts',
+        data: { values: moe },
+        facet: { column: { field: 'T', type: 'nominal', title: null } },
+        spec: { width: 140, height: 260, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'distinct', type: 'quantitative' }, y: { field: 'ms', type: 'quantitative' }, color: { field: 'policy', type: 'nominal' }, shape: { field: 'format', type: 'nominal' }, tooltip: [{ field: 'policy' }, { field: 'format' }, { field: 'ms', format: '.2f' }] } },
+      },
+    ],
+  } as TopLevelSpec;
 }
 
 /** Write bench/out/kernels.svg from a kernels.json file. */
-export function plot(jsonFile = join(here, 'out', 'kernels.json'), svgFile = join(dirname(jsonFile), 'kernels.svg')): string {
+export async function plot(jsonFile = join(here, 'out', 'kernels.json'), svgFile = join(dirname(jsonFile), 'kernels.svg')): Promise<string> {
   const j = JSON.parse(readFileSync(jsonFile, 'utf8')) as KernelsJson;
-  writeFileSync(svgFile, renderSvg(j));
+  writeFileSync(svgFile, await toSvg(kernelsSpec(j)));
   return svgFile;
 }
 
@@ -132,9 +187,12 @@ export async function afterBench(outDir: string, results: BenchResult[]): Promis
     mod.moeReport?.(results, outDir);
   }
   const json = join(outDir, 'kernels.json');
-  if (existsSync(json)) console.log(`plot -> ${plot(json)}`);
+  if (existsSync(json)) console.log(`plot -> ${await plot(json)}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(`plot -> ${plot(process.argv[2])}`);
+  const file = process.argv[2] ?? join(here, 'out', 'kernels.json');
+  const j = JSON.parse(readFileSync(file, 'utf8'));
+  if (Array.isArray(j.results)) console.log(`plot -> ${await plot(file)}`);
+  else console.log(`plots -> ${(await plotReport(j as BenchReport, dirname(file))).join(', ')}`);
 }

@@ -5,3 +5,6 @@ cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json --noEmit
 bash scripts/with-gpu.sh npx vitest run
 npx playwright test
+# the benchmark harness end to end on its smallest plan (times are not checked: benchmarks are not tests)
+bash scripts/with-gpu.sh npx tsx bench/run.ts --quick > bench-quick.log 2>&1 || { tail -n 40 bench-quick.log; exit 1; }
+tail -n 1 bench-quick.log

@@ -22,6 +22,8 @@ export interface EngineOptions {
   /** Expert routing policy per step: baseline top-k (default, exact HF semantics), xshare, alloc_t, reduced_topk. */
   policy?: GpuPolicy;
   onProgress?: (p: LoadProgress) => void;
+  /** GPU bytes the model may use (weights + KV cache); a model that needs more is refused before loading. */
+  memoryBudget?: number;
 }
 
 export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, onDispose?: () => void): Promise<Engine> {
@@ -49,6 +51,7 @@ export async function engineFromCheckpoint(
     maxBatchTokens,
     policy: opts.policy,
     onProgress: opts.onProgress,
+    memoryBudget: opts.memoryBudget,
   });
   const batch = new MoeBatchModel(model, stopTokenIds(tokenizer, spec.eosTokenIds), opts.policy);
   return new Engine(batch, tokenizer, ckpt.files.name, { maxBatchTokens, bosTokenId: promptBos(tokenizer, spec.bosTokenId) }, () => {

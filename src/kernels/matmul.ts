@@ -3,8 +3,9 @@
 // kernel (weights read once for all rows), larger T the tiled prefill kernel.
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
-import { dispatch, grid1d } from '../gpu/dispatch.ts';
+import { grid1d } from '../gpu/dispatch.ts';
 import type { PipelineSpec } from '../gpu/pipelines.ts';
+import { kernelStyle } from './variants.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from '../quant/pack.ts';
 
 export type { WeightFormat } from '../quant/pack.ts';
@@ -32,16 +33,27 @@ export interface MatmulArgs {
   w: MatmulWeight;
   /** Optional f32 bias [n]. */
   bias?: GPUBuffer;
-  /** Output [t, n] f32 (from element outOffset). */
+  /** Output [t, n] f32 (from element outOffset); with `split`, the first part [t, split[0].n]. */
   out: GPUBuffer;
+  /**
+   * Fused projections: W's channels after the first part go to these buffers in order, each a dense
+   * [t, n] matrix (e.g. q into `out`, then k and v). At most two; no accumulate or outOffset.
+   */
+  split?: { out: GPUBuffer; n: number }[];
   t: number;
   /** out += x W^T (+ bias) instead of out = ... (residual adds). */
   accumulate?: boolean;
   xOffset?: number;
   outOffset?: number;
-  /** Force a kernel (tests, benchmarks); default decode for t <= DECODE_MAX_T, else prefill. */
-  variant?: 'decode' | 'prefill';
+  /** Force a kernel (tests, benchmarks); default: see matmulVariant. */
+  variant?: MatmulVariant;
 }
+
+/**
+ * 'decode': lanes split K, partial sums meet in workgroup memory (weights read once per 32 rows);
+ * 'prefill': workgroup-memory tiles; 'blocked': register-blocked, no workgroup memory or barriers.
+ */
+export type MatmulVariant = 'decode' | 'prefill' | 'blocked';
 
 /** Largest T that uses the decode kernel by default. */
 export const DECODE_MAX_T = 32;
@@ -50,13 +62,13 @@ const DECODE_KS = 16;
 const PREFILL_BT = 32;
 const PREFILL_BN = 32;
 
-const dummies = new WeakMap<Gpu, GPUBuffer>();
-function dummyBuffer(gpu: Gpu): GPUBuffer {
-  let b = dummies.get(gpu);
-  if (!b) {
-    b = createStorage(gpu.device, 16, 'matmul-no-bias');
-    dummies.set(gpu, b);
-  }
+const dummies = new WeakMap<Gpu, Map<string, GPUBuffer>>();
+/** A 16-byte stand-in for an unused binding (one per label: a read-only and a writable use must differ). */
+function dummyBuffer(gpu: Gpu, label = 'matmul-no-bias'): GPUBuffer {
+  let m = dummies.get(gpu);
+  if (!m) dummies.set(gpu, (m = new Map()));
+  let b = m.get(label);
+  if (!b) m.set(label, (b = createStorage(gpu.device, 16, label)));
   return b;
 }
 
@@ -76,9 +88,24 @@ function resolveKPad(w: MatmulWeight): { kPad: number; group: number } {
   return { kPad, group };
 }
 
-/** Pipeline spec for a weight format and variant (exported for warm-up / inspection). */
-export function matmulSpec(format: WeightFormat, variant: 'decode' | 'prefill', tb = 1, xVec4 = false): PipelineSpec {
+/** The kernel encodeMatmul uses for `t` rows on this device: blocked where the adapter prefers it (kernelStyle). */
+export function matmulVariant(gpu: Gpu, t: number): MatmulVariant {
+  if (kernelStyle(gpu) === 'blocked') return 'blocked';
+  return t <= DECODE_MAX_T ? 'decode' : 'prefill';
+}
+
+/** Token rows per invocation of the blocked kernel (1, 4 or 8). */
+export const blockedRows = (t: number): number => (t >= 8 ? BLOCKED_MAX_ROWS : t >= 4 ? 4 : 1);
+let BLOCKED_MAX_ROWS = 8;
+/** Benchmarks: cap the blocked kernel's rows per invocation (4 or 8). */
+export function setBlockedMaxRows(n: 4 | 8): void {
+  BLOCKED_MAX_ROWS = n;
+}
+
+/** Pipeline spec for a weight format and variant (exported for warm-up / inspection); tb = rows per pass or invocation. */
+export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1, xVec4 = false, split = false): PipelineSpec {
   const defines: Record<string, string | number | boolean> = {
+    SPLIT: split,
     XV4: xVec4,
     FMT_F32: format === 'f32',
     FMT_F16: format === 'f16',
@@ -86,7 +113,9 @@ export function matmulSpec(format: WeightFormat, variant: 'decode' | 'prefill', 
     FMT_I4: format === 'int4',
     SCALES: format === 'int8' || format === 'int4',
     PREFILL: variant === 'prefill',
+    BLOCKED: variant === 'blocked',
   };
+  if (variant === 'blocked') Object.assign(defines, { TT: tb, TT1: tb === 1, TT4: tb === 4, TT8: tb === 8 });
   if (variant === 'decode') Object.assign(defines, { TB: tb, NR: DECODE_NR, KS: DECODE_KS });
   return { shader: 'matmul', defines };
 }
@@ -98,17 +127,40 @@ export function encodeMatmul(gpu: Gpu, pass: GPUComputePassEncoder, a: MatmulArg
   const { kPad, group } = resolveKPad(w);
   const quant = w.format === 'int8' || w.format === 'int4';
   if (quant && !w.scales) throw new Error(`webmoe: matmul ${w.format} weight needs a scales buffer`);
-  const variant = a.variant ?? (t <= DECODE_MAX_T ? 'decode' : 'prefill');
+  const variant = a.variant ?? matmulVariant(gpu, t);
   const tilesN = Math.ceil(w.n / PREFILL_BN);
   const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
-  const params = gpu.uniform([t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, 0, 0, 0]);
+  const parts = a.split ?? [];
+  if (parts.length > 2) throw new Error('webmoe: matmul split writes at most three outputs');
+  const rest = parts.reduce((n, q) => n + q.n, 0);
+  if (parts.length && (a.accumulate || a.outOffset || rest >= w.n || parts.some((q) => q.n <= 0))) {
+    throw new Error(`webmoe: matmul split needs positive part widths below N=${w.n} and no accumulate / outOffset`);
+  }
+  // channel boundaries of the parts: [0, split1) -> out, [split1, split2) -> split[0], the rest -> split[1]
+  const split1 = w.n - rest;
+  const split2 = parts.length === 2 ? split1 + parts[0].n : w.n;
+  const params = gpu.uniform([t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, split1, split2, 0]);
   const xVec4 = w.k % 4 === 0 && (a.xOffset ?? 0) % 4 === 0;
-  const bindings: GPUBuffer[] = [a.x, w.data, a.out, params, a.bias ?? dummyBuffer(gpu)];
-  if (quant) bindings.push(w.scales!);
-  if (variant === 'decode') {
-    dispatch(gpu, pass, matmulSpec(w.format, 'decode', decodeTileRows(t), xVec4), bindings, grid1d(gpu, Math.ceil(w.n / DECODE_NR)));
+  // binding numbers as in shaders/matmul.wgsl: 5 only with scales, 6 and 7 only with split outputs
+  const entries: [number, GPUBuffer][] = [[0, a.x], [1, w.data], [2, a.out], [3, params], [4, a.bias ?? dummyBuffer(gpu)]];
+  if (quant) entries.push([5, w.scales!]);
+  if (parts.length) entries.push([6, parts[0].out], [7, parts[1]?.out ?? dummyBuffer(gpu, 'matmul-no-part')]);
+  const split = parts.length > 0;
+  const run = (spec: PipelineSpec, groups: [number, number, number]) => {
+    const pipeline = gpu.pipelines.get(spec);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, gpu.device.createBindGroup({
+      label: 'matmul', layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+    }));
+    pass.dispatchWorkgroups(...groups);
+  };
+  if (variant === 'blocked') {
+    const tt = blockedRows(t);
+    run(matmulSpec(w.format, 'blocked', tt, xVec4, split), grid1d(gpu, Math.ceil((Math.ceil(w.n / 4) * Math.ceil(t / tt)) / 64)));
+  } else if (variant === 'decode') {
+    run(matmulSpec(w.format, 'decode', decodeTileRows(t), xVec4, split), grid1d(gpu, Math.ceil(w.n / DECODE_NR)));
   } else {
-    dispatch(gpu, pass, matmulSpec(w.format, 'prefill', 1, xVec4), bindings, grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));
+    run(matmulSpec(w.format, 'prefill', 1, xVec4, split), grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));
   }
 }
 

@@ -7,12 +7,20 @@ import { STORAGE, Usage, createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import { paddedCols, type WeightFormat } from '../quant/pack.ts';
 import type { RouterMode } from '../routing/types.ts';
+import { kernelStyle } from './variants.ts';
 import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, type GpuPolicy } from './moe_router.ts';
 
 /** Tokens per FFN workgroup (TILE in shaders/moe_ffn.wgsl). */
 export const MOE_TILE = 8;
-/** Rows (intermediate or output channels) per FFN workgroup (R in shaders/moe_ffn.wgsl). */
+/** Rows (intermediate or output channels) per FFN workgroup of the lanes variant (R in shaders/moe_ffn.wgsl). */
 export const MOE_ROWS = 8;
+/** Invocations per workgroup of the blocked variant (WGB), 4 rows each. */
+const MOE_BLOCKED_WG = 16;
+
+/** Rows per FFN workgroup on this device (the x extent of the indirect grids that moe_lists writes). */
+export function moeRowsPerWorkgroup(gpu: Gpu): number {
+  return kernelStyle(gpu) === 'blocked' ? 4 * MOE_BLOCKED_WG : MOE_ROWS;
+}
 /** Word offset of the active-expert list inside the meta buffer. */
 export const MOE_META_ACTIVE = 8;
 
@@ -110,7 +118,8 @@ export interface MoeListsArgs {
 
 /** Encode the per-expert lists, active experts, tile table and indirect args (one workgroup). */
 export function encodeMoeLists(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeListsArgs): void {
-  const params = gpu.uniform([a.T, a.E, a.kMax, MOE_TILE, Math.ceil(a.I / MOE_ROWS), Math.ceil(a.H / MOE_ROWS), 0, 0]);
+  const rows = moeRowsPerWorkgroup(gpu);
+  const params = gpu.uniform([a.T, a.E, a.kMax, MOE_TILE, Math.ceil(a.I / rows), Math.ceil(a.H / rows), 0, 0]);
   dispatch(gpu, pass, { shader: 'moe_lists', constants: { WG: 256 } },
     [a.ids, a.weights, a.ecount, a.list, a.tiles, a.meta, params], [1, 1, 1]);
 }
@@ -140,6 +149,21 @@ export interface MoeFfnArgs {
   H: number;
   I: number;
   kMax: number;
+  /** The bound buffers hold experts [eBase, eEnd) (expert e at local index e - eBase); default all. */
+  eBase?: number;
+  eEnd?: number;
+}
+
+/** Experts [eBase, eEnd) of a layer in one set of buffers (a layer too large for one binding has several). */
+export interface MoeExpertChunk {
+  eBase: number;
+  eEnd: number;
+  /** [(eEnd - eBase) * 2I rows, kPadH], gate rows then up rows per expert. */
+  gateUp: GPUBuffer;
+  /** [(eEnd - eBase) * H rows, kPadI]. */
+  down: GPUBuffer;
+  gateUpScales?: GPUBuffer;
+  downScales?: GPUBuffer;
 }
 
 /**
@@ -150,16 +174,21 @@ export function encodeMoeFfn(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeFfnArg
   const f = a.format;
   const quant = f === 'int8' || f === 'int4';
   const group = a.group ?? 32;
-  const params = gpu.uniform([a.H, a.I, a.kMax, paddedCols(f, a.H, group), paddedCols(f, a.I, group), group, a.hOff, 0]);
-  const defines = { W_F32: f === 'f32', W_F16: f === 'f16', W_I8: f === 'int8', W_I4: f === 'int4', W_QUANT: quant };
+  const blocked = kernelStyle(gpu) === 'blocked';
+  const defines = {
+    W_F32: f === 'f32', W_F16: f === 'f16', W_I8: f === 'int8', W_I4: f === 'int4', W_QUANT: quant,
+    BLOCKED: blocked, V4: blocked && a.H % 4 === 0 && a.I % 4 === 0,
+  };
+  const constants: Record<string, number> = blocked ? { WGB: MOE_BLOCKED_WG } : {};
   if (quant && (!a.gateUpScales || !a.downScales)) throw new Error(`webmoe: ${f} expert weights need gateUpScales and downScales`);
+  const params = gpu.uniform([a.H, a.I, a.kMax, paddedCols(f, a.H, group), paddedCols(f, a.I, group), group, a.hOff, a.eBase ?? 0, a.eEnd ?? 0xffffffff, 0, 0, 0]);
   // Explicit binding numbers: each entry point's 'auto' layout holds only the bindings it uses.
   const stages: [string, [number, GPUBuffer][], number][] = [
     ['ffn_gate_up', [[0, params], [1, a.x], [2, a.gateUp], [4, a.list], [5, a.tiles], [6, a.work], ...(quant ? [[7, a.gateUpScales!] as [number, GPUBuffer]] : [])], 0],
     ['ffn_down', [[0, params], [3, a.down], [4, a.list], [5, a.tiles], [6, a.work], ...(quant ? [[8, a.downScales!] as [number, GPUBuffer]] : [])], 20],
   ];
   for (const [entry, binds, offset] of stages) {
-    const pipeline = gpu.pipelines.get({ shader: 'moe_ffn', entry, defines, constants: {} });
+    const pipeline = gpu.pipelines.get({ shader: 'moe_ffn', entry, defines, constants });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, gpu.device.createBindGroup({
       label: `moe_ffn:${entry}`,
@@ -203,11 +232,14 @@ export interface MoeLayerArgs {
   out: GPUBuffer;
   residual?: GPUBuffer;
   accumulate?: boolean;
-  gateUp: GPUBuffer;
-  down: GPUBuffer;
-  format: WeightFormat;
+  /** All experts in one set of buffers (gateUp, down, scales), or `chunks` when they are split. */
+  gateUp?: GPUBuffer;
+  down?: GPUBuffer;
   gateUpScales?: GPUBuffer;
   downScales?: GPUBuffer;
+  /** Expert buffers covering [0, E) in ascending ranges: the FFN runs once per chunk. */
+  chunks?: MoeExpertChunk[];
+  format: WeightFormat;
   group?: number;
   T: number;
   mode: RouterMode;
@@ -220,7 +252,7 @@ export interface MoeLayerArgs {
   counterIndex?: number;
 }
 
-/** One MoE layer: scores -> routing policy -> expert lists -> grouped FFN -> combine (5 dispatches). */
+/** One MoE layer: scores -> routing policy -> expert lists -> grouped FFN (per expert chunk) -> combine. */
 export function encodeMoeLayer(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeLayerArgs): void {
   const { ws, T } = a;
   const { E, k, H, I } = ws.spec;
@@ -232,9 +264,17 @@ export function encodeMoeLayer(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeLaye
     T, E, kMax: k, mode: a.mode, normTopk: a.normTopk, scale: a.scale, policy: a.policy,
   });
   encodeMoeLists(gpu, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k, H, I });
-  encodeMoeFfn(gpu, pass, {
-    x: a.x, gateUp: a.gateUp, down: a.down, format: a.format, gateUpScales: a.gateUpScales, downScales: a.downScales, group: a.group,
-    list: ws.list, tiles: ws.tiles, meta: ws.meta, work: ws.work, hOff: ws.hOff, H, I, kMax: k,
-  });
+  const chunks = a.chunks ?? [{ eBase: 0, eEnd: E, gateUp: a.gateUp!, down: a.down!, gateUpScales: a.gateUpScales, downScales: a.downScales }];
+  if (chunks.some((c) => !c.gateUp || !c.down) || chunks[0].eBase !== 0 || chunks[chunks.length - 1].eEnd !== E ||
+      chunks.some((c, i) => i > 0 && c.eBase !== chunks[i - 1].eEnd)) {
+    throw new Error(`webmoe: MoE layer expert buffers must cover experts [0, ${E}) in ascending chunks`);
+  }
+  for (const c of chunks) {
+    encodeMoeFfn(gpu, pass, {
+      x: a.x, gateUp: c.gateUp, down: c.down, format: a.format, gateUpScales: c.gateUpScales, downScales: c.downScales, group: a.group,
+      list: ws.list, tiles: ws.tiles, meta: ws.meta, work: ws.work, hOff: ws.hOff, H, I, kMax: k,
+      eBase: chunks.length > 1 ? c.eBase : undefined, eEnd: chunks.length > 1 ? c.eEnd : undefined,
+    });
+  }
   encodeMoeCombine(gpu, pass, { ids: ws.ids, partial: ws.work, out: a.out, residual: a.residual, accumulate: a.accumulate, T, H, kMax: k });
 }

@@ -112,7 +112,7 @@ export function encodeFfnBlock(c: StepContext, L: GpuLayer, a: FfnInputs): void 
     const e = L.experts;
     encodeMoeLayer(gpu, pass, {
       ws: a.ws!, logits: s.routerLogits, x: s.h, out: s.x, accumulate: true,
-      gateUp: e.gateUp, down: e.down, gateUpScales: e.gateUpScales, downScales: e.downScales, format: a.W.format, group: 32,
+      chunks: e.chunks, format: a.W.format, group: 32,
       T, mode: spec.router.mode, normTopk: spec.router.normTopk, scale: spec.residualMultiplier,
       policy: a.policy, counters: s.counters, counterIndex: a.layer,
     });

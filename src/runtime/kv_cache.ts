@@ -8,8 +8,13 @@ export class KvCache {
   private readonly lengths = new Map<number, number>();
   private readonly freeIds: number[];
 
+  /** Bytes of one layer's K (or V) buffer. */
+  static bytesPerLayer(maxSeqs: number, maxContext: number, kvDim: number): number {
+    return maxSeqs * maxContext * kvDim * 4;
+  }
+
   constructor(gpu: Gpu, nLayers: number, readonly maxSeqs: number, readonly maxContext: number, readonly kvDim: number) {
-    const bytes = maxSeqs * maxContext * kvDim * 4;
+    const bytes = KvCache.bytesPerLayer(maxSeqs, maxContext, kvDim);
     const limit = gpu.limits.maxStorageBufferBindingSize;
     if (bytes > limit) {
       throw new Error(`webmoe: KV cache of ${maxSeqs} sequences x ${maxContext} tokens needs ${bytes} bytes per layer, over the device's binding limit ${limit}; lower maxSeqs or maxContext`);

@@ -16,7 +16,7 @@ import type { WeightFormat } from '../quant/pack.ts';
 import { createMoeWorkspace, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import type { GpuPolicy } from '../kernels/moe_router.ts';
 import { createRope, type RopeState } from '../kernels/rope.ts';
-import { uploadWeights, type GpuWeights } from './weights.ts';
+import { formatBytes, planWeights, uploadWeights, weightLimits, type GpuWeights } from './weights.ts';
 import { KvCache } from './kv_cache.ts';
 import { flattenBatch, type ForwardSequence, type LogitRows } from './batch.ts';
 import { StepScratch } from './scratch.ts';
@@ -40,6 +40,13 @@ export interface LoadOptions {
   policy?: GpuPolicy;
   /** Weight bytes read from the checkpoint so far, after each tensor (or expert slice). */
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * GPU memory the model may use, in bytes (weights + KV cache): a model that needs more is refused
+   * before anything is allocated. Default: no budget beyond the device's own limits.
+   */
+  memoryBudget?: number;
+  /** Treat the device's storage-binding limit as this many bytes at most (tests exercise splitting with it). */
+  maxBindingBytes?: number;
 }
 
 export interface ForwardRequest {
@@ -47,6 +54,11 @@ export interface ForwardRequest {
   /** 'last' (default: logits of each sequence's last new token), 'all' (every new token), 'none'. */
   logits?: LogitRows;
   policy?: GpuPolicy;
+  /**
+   * Benchmarks: open the step's compute pass on `enc` (default: one plain pass). bench/lib/profile.ts
+   * passes a splitter that gives each dispatch its own timestamped pass, to time the step per op family.
+   */
+  beginPass?: (enc: GPUCommandEncoder) => GPUComputePassEncoder;
 }
 
 export class MoeModel {
@@ -88,9 +100,22 @@ export class MoeModel {
 
   /** Upload an already opened and checked checkpoint (see resolveSpec); the caller closes it. */
   static async fromCheckpoint(ckpt: Checkpoint, spec: MoeModelSpec, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
-    const weights = await uploadWeights(gpu, ckpt, spec, opts.weightFormat ?? 'f32', opts.onProgress);
+    const format = opts.weightFormat ?? 'f32';
     const maxContext = Math.min(opts.maxContext ?? 512, spec.maxPositions);
-    return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, opts.maxSeqs ?? 4, opts.policy ?? { kind: 'baseline' });
+    const maxSeqs = opts.maxSeqs ?? 4;
+    // Everything that must fit is checked before the first allocation.
+    const limits = weightLimits(gpu, opts.maxBindingBytes);
+    const plan = planWeights(spec, format, limits);
+    const kvLayer = KvCache.bytesPerLayer(maxSeqs, maxContext, spec.kvHeads * spec.headDim);
+    if (kvLayer > limits.binding) {
+      throw new Error(`webmoe: KV cache of ${maxSeqs} sequences x ${maxContext} tokens needs ${formatBytes(kvLayer)} per layer, over the device's binding limit of ${formatBytes(limits.binding)}; lower maxSeqs or maxContext`);
+    }
+    const need = plan.bytes + 2 * spec.layers * kvLayer;
+    if (opts.memoryBudget !== undefined && need > opts.memoryBudget) {
+      throw new Error(`webmoe: the model needs ${formatBytes(need)} of GPU memory (weights ${formatBytes(plan.bytes)} as ${format}, KV cache ${formatBytes(2 * spec.layers * kvLayer)}), over the memory budget of ${formatBytes(opts.memoryBudget)}; try a smaller weight format, maxSeqs or maxContext`);
+    }
+    const weights = await uploadWeights(gpu, ckpt, spec, format, plan, opts.onProgress);
+    return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, maxSeqs, opts.policy ?? { kind: 'baseline' });
   }
 
   /** A new empty sequence (a KV-cache region); free it with freeSequence. */
@@ -136,7 +161,7 @@ export class MoeModel {
     // A validation error (a kernel bug, a limit exceeded) must fail the step, not return zeros.
     dev.pushErrorScope('validation');
     const enc = dev.createCommandEncoder({ label: 'step' });
-    const pass = enc.beginComputePass({ label: 'step' });
+    const pass = req.beginPass ? req.beginPass(enc) : enc.beginComputePass({ label: 'step' });
     const c: StepContext = { gpu, pass, spec, s, T };
     encodeEmbed(c, this.weights);
     for (let l = 0; l < spec.layers; l++) {

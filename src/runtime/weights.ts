@@ -10,6 +10,92 @@ import { packF16Table } from '../kernels/embedding.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8 } from '../quant/pack.ts';
 import type { FfnRefs, MoeModelSpec, WeightRef } from '../models/spec.ts';
 import { readWeightF32 } from '../models/weights.ts';
+import type { MoeExpertChunk } from '../kernels/moe_ffn.ts';
+
+export interface WeightLimits {
+  /** Bytes one storage binding (and one buffer) may hold: the device's limits, or lower for tests. */
+  binding: number;
+}
+
+/** What the weights need on the GPU, computed from the spec alone (nothing read, nothing allocated). */
+export interface WeightPlan {
+  /** GPU bytes of all weights in the chosen format. */
+  bytes: number;
+  /** Expert ranges [eBase, eEnd) per buffer chunk (the same for every MoE layer). */
+  expertChunks: [number, number][];
+}
+
+/** Bytes for messages: '1.2 GiB', '800.0 MiB', '4.0 KiB', '100 bytes'. */
+export function formatBytes(b: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (b >= size) return `${(b / size).toFixed(1)} ${unit}`;
+  return `${b} bytes`;
+}
+
+/** The binding limit weights are planned against: the device's, optionally capped (tests, budgets). */
+export function weightLimits(gpu: Gpu, maxBindingBytes?: number): WeightLimits {
+  return { binding: Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize, maxBindingBytes ?? Infinity) };
+}
+
+/**
+ * Plan the upload: bytes per tensor in `format`, how the experts of a layer split into buffers that each
+ * fit one binding. Throws (before anything is allocated) when a matrix that cannot be split, or one
+ * single expert, is larger than a binding, naming it with the bytes it needs and the limit.
+ */
+export function planWeights(spec: MoeModelSpec, format: WeightFormat, limits: WeightLimits): WeightPlan {
+  const limit = limits.binding;
+  const over = (what: string, need: number, fmt: string) =>
+    new Error(`webmoe: ${what} needs ${formatBytes(need)} in one GPU buffer as ${fmt}, over this device's binding limit of ${formatBytes(limit)}; try a smaller weight format (f16, int8, int4)`);
+  let bytes = 0;
+  const mat = (r: WeightRef | undefined, fmt: WeightFormat = format) => {
+    if (!r) return;
+    const need = weightBytes(fmt, r.shape[0], r.shape[1], QUANT_GROUP);
+    if (need > limit) throw over(`tensor '${r.tensor}'`, need, fmt);
+    bytes += need;
+  };
+  const vec = (r: WeightRef | undefined) => {
+    if (r) bytes += Math.max(16, r.shape.reduce((a, b) => a * b, 1) * 4);
+  };
+  const H = spec.hidden;
+  const I = spec.moeIntermediate;
+  const E = spec.numExperts;
+  // one expert's gate+up rows and down rows (data + scales: conservative for the binding check)
+  const perGu = weightBytes(format, 2 * I, H, QUANT_GROUP);
+  const perDn = weightBytes(format, H, I, QUANT_GROUP);
+  const perExpert = Math.max(perGu, perDn);
+  let expertChunks: [number, number][] = [];
+  if (spec.layerKinds.includes('moe')) {
+    if (perExpert > limit) throw over(`one expert of '${spec.layerRefs.find((r) => r.experts)!.experts![0].gate.tensor}' (gate+up [${2 * I}, ${H}] or down [${H}, ${I}])`, perExpert, format);
+    const nChunks = Math.ceil(E / Math.floor(limit / perExpert));
+    const per = Math.ceil(E / nChunks); // balanced chunk sizes
+    expertChunks = Array.from({ length: nChunks }, (_, c): [number, number] => [c * per, Math.min(E, (c + 1) * per)]).filter(([a, b]) => b > a);
+  }
+  for (const r of spec.layerRefs) {
+    vec(r.attnNorm);
+    vec(r.mlpNorm);
+    for (const m of [r.q, r.k, r.v, r.o]) mat(m);
+    for (const b of [r.qBias, r.kBias, r.vBias, r.oBias, r.qNorm, r.kNorm]) vec(b);
+    mat(r.router, 'f32');
+    if (r.experts) for (const [a, b] of expertChunks) bytes += weightBytes(format, (b - a) * 2 * I, H, QUANT_GROUP) + weightBytes(format, (b - a) * H, I, QUANT_GROUP);
+    for (const f of [r.shared, r.dense]) {
+      if (!f) continue;
+      mat(f.gate);
+      mat(f.up);
+      mat(f.down);
+    }
+    mat(r.shared?.gate1, 'f32');
+  }
+  const [V] = spec.embed.shape;
+  const embedBytes = format === 'f32' ? V * H * 4 : Math.ceil((V * H) / 2) * 4;
+  if (embedBytes > limit) throw over(`embedding table '${spec.embed.tensor}'`, embedBytes, format === 'f32' ? 'f32' : 'f16');
+  bytes += embedBytes;
+  if (spec.tieEmbeddings) {
+    const need = weightBytes(format, V, H, QUANT_GROUP);
+    if (need > limit) throw over(`tied lm head '${spec.embed.tensor}'`, need, format);
+    bytes += need;
+  } else mat(spec.lmHead);
+  vec(spec.finalNorm);
+  return { bytes, expertChunks };
+}
 
 export interface GpuFfn {
   gate: MatmulWeight;
@@ -17,12 +103,12 @@ export interface GpuFfn {
   down: MatmulWeight;
 }
 
-/** All E experts of a layer: gate rows then up rows per expert [E*2I, H], down [E*H, I]. */
+/**
+ * All E experts of a layer, in one or more chunks of consecutive experts (gate rows then up rows per
+ * expert [n*2I, H], down [n*H, I]): as many per buffer as one storage binding holds.
+ */
 export interface GpuExperts {
-  gateUp: GPUBuffer;
-  down: GPUBuffer;
-  gateUpScales?: GPUBuffer;
-  downScales?: GPUBuffer;
+  chunks: MoeExpertChunk[];
 }
 
 export interface GpuLayer {
@@ -59,7 +145,8 @@ export interface GpuWeights {
 /** Quantisation group for int8/int4. */
 export const QUANT_GROUP = 32;
 
-export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSpec, format: WeightFormat, onProgress?: (p: LoadProgress) => void): Promise<GpuWeights> {
+/** Upload every weight as `plan` says (planWeights first: it refuses what cannot fit before anything is allocated). */
+export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSpec, format: WeightFormat, plan: WeightPlan, onProgress?: (p: LoadProgress) => void): Promise<GpuWeights> {
   const buffers: GPUBuffer[] = [];
   const mats: MatmulWeight[] = [];
   let bytes = 0;
@@ -73,15 +160,6 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
     onProgress?.({ bytesRead, totalBytes, tensor: r.tensor });
     return w;
   };
-  // One binding must hold a whole packed matrix (all experts of a layer for the grouped FFN): refuse
-  // clearly before allocating rather than fail inside a step.
-  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  const fits = (rows: number, cols: number, what: string) => {
-    const need = weightBytes(format, rows, cols, QUANT_GROUP);
-    if (need > limit) {
-      throw new Error(`webmoe: ${what} needs ${(need / 2 ** 20).toFixed(0)} MiB in one GPU buffer as ${format}, over this device's limit of ${(limit / 2 ** 20).toFixed(0)} MiB; try a smaller weight format (f16, int8, int4)`);
-    }
-  };
   const vec = async (r: WeightRef, label: string) => {
     const b = createStorage(gpu.device, await rd(r), label);
     buffers.push(b);
@@ -90,7 +168,6 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   };
   const mat = async (r: WeightRef, label: string, fmt: WeightFormat = format) => {
     const [n, k] = r.shape;
-    fits(n, k, `tensor '${r.tensor}'`);
     const w = uploadWeight(gpu, await rd(r), n, k, fmt, { group: QUANT_GROUP, label });
     mats.push(w);
     bytes += w.bytes ?? 0;
@@ -104,7 +181,6 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   // Stack rows of several matrices with the same column count and pack them in the expert format.
   const packStack = (parts: Float32Array[], rowsEach: number, cols: number, label: string) => {
     const rows = parts.length * rowsEach;
-    fits(rows, cols, `${label} (${parts.length} x [${rowsEach}, ${cols}])`);
     const all = new Float32Array(rows * cols);
     parts.forEach((p, i) => all.set(p, i * rowsEach * cols));
     let data: GPUBuffer;
@@ -146,15 +222,20 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
     // The router stays f32: its top-k decisions are sensitive to rounding and it is tiny.
     if (r.router) g.router = await mat(r.router, `${p}.router`, 'f32');
     if (r.experts) {
-      const gu: Float32Array[] = [];
-      const dn: Float32Array[] = [];
-      for (const e of r.experts) {
-        gu.push(await rd(e.gate), await rd(e.up));
-        dn.push(await rd(e.down));
+      const chunks: MoeExpertChunk[] = [];
+      for (const [eBase, eEnd] of plan.expertChunks) {
+        const gu: Float32Array[] = [];
+        const dn: Float32Array[] = [];
+        for (const e of r.experts.slice(eBase, eEnd)) {
+          gu.push(await rd(e.gate), await rd(e.up));
+          dn.push(await rd(e.down));
+        }
+        const c = plan.expertChunks.length > 1 ? `[${eBase},${eEnd})` : '';
+        const a = packStack(gu, I, H, `${p}.experts${c}.gateUp`);
+        const b = packStack(dn, H, I, `${p}.experts${c}.down`);
+        chunks.push({ eBase, eEnd, gateUp: a.data, gateUpScales: a.scales, down: b.data, downScales: b.scales });
       }
-      const a = packStack(gu, I, H, `${p}.experts.gateUp`);
-      const b = packStack(dn, H, I, `${p}.experts.down`);
-      g.experts = { gateUp: a.data, gateUpScales: a.scales, down: b.data, downScales: b.scales };
+      g.experts = { chunks };
     }
     if (r.shared) g.shared = { ...(await ffn(r.shared, `${p}.shared`)), gate1: await mat(r.shared.gate1, `${p}.sharedGate`, 'f32') };
     if (r.dense) g.dense = await ffn(r.dense, `${p}.dense`);
@@ -166,7 +247,6 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   buffers.push(embed);
   bytes += embed.size;
   const [V] = spec.embed.shape;
-  if (spec.tieEmbeddings) fits(V, H, 'tied lm head');
   const lmHead = spec.tieEmbeddings ? uploadWeight(gpu, embedF32, V, H, format, { group: QUANT_GROUP, label: 'lmHead' }) : await mat(spec.lmHead, 'lmHead');
   if (spec.tieEmbeddings) {
     mats.push(lmHead);

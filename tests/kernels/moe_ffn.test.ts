@@ -5,7 +5,7 @@ import { expectClose, randomArray, rng } from '../helpers/compare.ts';
 import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
 import { runPass } from '../../src/gpu/dispatch.ts';
 import {
-  MOE_META_ACTIVE, MOE_TILE, createMoeWorkspace, encodeMoeCombine, encodeMoeFfn, encodeMoeLayer, encodeMoeLists,
+  MOE_META_ACTIVE, MOE_TILE, moeRowsPerWorkgroup, createMoeWorkspace, encodeMoeCombine, encodeMoeFfn, encodeMoeLayer, encodeMoeLists,
 } from '../../src/kernels/moe_ffn.ts';
 import { moeFfnRef, moeListsRef } from '../../src/reference/moe.ts';
 import { route } from '../../src/routing/policies.ts';
@@ -13,6 +13,7 @@ import { NO_EXPERT } from '../../src/routing/types.ts';
 import { dequantizeInt4, dequantizeInt8, packF16Rows, padRowsF32, quantizeInt4, quantizeInt8 } from '../../src/quant/pack.ts';
 import { roundToF16 } from '../../src/quant/f16.ts';
 import type { Gpu } from '../../src/gpu/context.ts';
+import { setKernelStyle } from '../../src/kernels/variants.ts';
 
 type Routing = 'random' | 'one-expert' | 'sparse' | 'duplicates';
 
@@ -57,8 +58,13 @@ function weightsFor(g: Gpu, E: number, H: number, I: number, format: WeightForma
   return { gu: guV, dn: dnV, guB, dnB, scales: { gateUpScales: guS, downScales: dnS, group } };
 }
 
-describe('moe lists + grouped FFN + combine vs reference', () => {
-  const gpu = useGpu();
+describe.each(['blocked', 'lanes'] as const)('moe lists + grouped FFN + combine vs reference (%s kernels)', (style) => {
+  const getGpu = useGpu();
+  const gpu = () => {
+    const g = getGpu();
+    setKernelStyle(g, style);
+    return g;
+  };
   const cases: [number, number, number, number, number, WeightFormat, Routing][] = [
     [1, 8, 2, 32, 16, 'f32', 'random'],
     [3, 8, 2, 48, 40, 'f16', 'random'],
@@ -96,7 +102,9 @@ describe('moe lists + grouped FFN + combine vs reference', () => {
       expect([...ec.slice(E)]).toEqual([...ref.offsets]);
       const meta = new Uint32Array(await readBuffer(g.device, ws.meta, (MOE_META_ACTIVE + E) * 4));
       const nt = ref.tiles.length;
-      expect([...meta.slice(0, 8)]).toEqual([Math.ceil(I / 8), nt, 1, ref.active.length, ref.slots.length, Math.ceil(H / 8), nt, 1]);
+      const rows = moeRowsPerWorkgroup(g);
+      expect(rows).toBe(style === 'blocked' ? 64 : 8);
+      expect([...meta.slice(0, 8)]).toEqual([Math.ceil(I / rows), nt, 1, ref.active.length, ref.slots.length, Math.ceil(H / rows), nt, 1]);
       expect([...meta.slice(MOE_META_ACTIVE, MOE_META_ACTIVE + ref.active.length)]).toEqual(ref.active);
       const list = new Uint32Array(await readBuffer(g.device, ws.list, ref.slots.length * 8));
       expect([...list.filter((_, i) => i % 2 === 0)]).toEqual([...ref.slots]);

@@ -11,9 +11,10 @@ Perplexity follows the protocol in eval/reference.json (export.py): non-overlapp
 bos prepended to each chunk, every chunk token predicted, ppl = exp(mean NLL). For the full held-out
 set each held-out document is tokenized and chunked on its own.
 
-Expert utilisation: for every token of the held-out documents and every layer, the router's top-4
+Expert utilisation: for every token of the held-out documents and every layer, the router's top-k
 experts (top-k of the router logits = top-k of its softmax); share = assignments of an expert /
-all assignments of that layer (uniform = 1/32 = 3.1%). An expert is dead if it gets no assignment.
+all assignments of that layer (uniform = 1/E: 3.1% for 32 experts). An expert is dead if it gets no
+assignment.
 
 Usage: python tools/train/evaluate.py --npm-dir /tmp/corpora --model models/webmoe-tiny \\
            --log tools/work/run1/log.csv:1500 --log tools/work/run2/log.csv
@@ -55,6 +56,7 @@ def nll_and_routing(m, ids, bos, counts, batch=16):
 
 
 def read_logs(specs, tokens_per_step=16 * 128):
+    """Joins training logs; a row's tokens = steps so far x tokens_per_step (batch x seq of the runs)."""
     rows, step0 = [], 0
     for phase, spec in enumerate(specs, 1):
         path, _, last = spec.partition(':')
@@ -70,7 +72,7 @@ def read_logs(specs, tokens_per_step=16 * 128):
     return rows
 
 
-def plots(model_dir, rows, util):
+def plots(model_dir, rows, util, name, k):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -83,12 +85,12 @@ def plots(model_dir, rows, util):
             if r1['phase'] != r0['phase']:
                 plt.axvline(r0['tokens'] / 1e6, color='grey', ls=':', lw=0.8)
         plt.xlabel('training tokens (millions)'); plt.ylabel('cross-entropy (nats/token)')
-        plt.legend(); plt.grid(alpha=0.3); plt.title('webmoe-tiny training')
+        plt.legend(); plt.grid(alpha=0.3); plt.title(f'{name} training')
         plt.tight_layout(); plt.savefig(f'{model_dir}/loss.png', dpi=110); plt.close()
     plt.figure(figsize=(7, 2.4))
     plt.imshow([[100 * v for v in u] for u in util], aspect='auto', cmap='viridis')
-    plt.colorbar(label='% of top-4 assignments'); plt.xlabel('expert'); plt.ylabel('layer')
-    plt.title('expert utilisation on held-out text (uniform = 3.1%)'); plt.tight_layout()
+    plt.colorbar(label=f'% of top-{k} assignments'); plt.xlabel('expert'); plt.ylabel('layer')
+    plt.title(f'expert utilisation on held-out text (uniform = {100 / len(util[0]):.2g}%)'); plt.tight_layout()
     plt.savefig(f'{model_dir}/utilisation.png', dpi=110); plt.close()
 
 
@@ -154,7 +156,7 @@ def main():
         with open(f'{a.model}/training_log.csv', 'w', newline='') as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader(); w.writerows(rows)
-    plots(a.model, rows, util)
+    plots(a.model, rows, util, os.path.basename(os.path.normpath(a.model)), m.config.num_experts_per_tok)
 
 
 if __name__ == '__main__':

@@ -116,7 +116,7 @@ def main():
     msgs = [{'role': 'user', 'content': 'Tell me about the sea.'}]
     chat = Template(CHAT_TEMPLATE).render(messages=msgs, add_generation_prompt=True)
     ref = {
-        'model': 'webmoe-tiny', 'source_weights': src,
+        'model': os.path.basename(os.path.normpath(a.out)), 'source_weights': src,
         'special_tokens': {'<|endoftext|>': bos, '<|pad|>': tok.token_to_id('<|pad|>'),
                            'bos_token_id': bos, 'eos_token_id': bos, 'pad_token_id': m.config.pad_token_id},
         'protocol': {'chunk': CHUNK, 'bos_id': bos, 'bos_prepended': True, 'add_special_tokens': False,

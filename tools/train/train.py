@@ -3,6 +3,8 @@
 Model (model_config below): vocab 8192, hidden 256, 4 layers, 4 query heads / 2 kv heads of 64,
 32 experts x moe_intermediate 128 per layer, top-4 routing with norm_topk_prob, every layer sparse,
 tied embeddings, RoPE theta 10000, max 1024 positions, router load-balancing loss (coef 0.01) on.
+--experts / --top-k / --moe-intermediate / --norm-topk-prob / --aux-coef change the MoE layers of a
+new model (webmoe-mini: --experts 128 --top-k 8 --moe-intermediate 32, the same expert parameter count).
 
 Data: the training documents (tools/train/corpus.py), each prefixed by <|endoftext|>, as one token
 stream; a batch is B random windows of L tokens from that stream (labels = inputs; the model
@@ -30,7 +32,7 @@ Usage:
       --out tools/work/run --budget-minutes 55
   (add --resume after an interruption)
 """
-import argparse, json, math, os, random, sys, time
+import argparse, copy, json, math, os, random, sys, time
 import torch
 from tokenizers import Tokenizer
 from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
@@ -48,14 +50,15 @@ def encode(tok, docs):
     return torch.tensor(ids)
 
 
-def model_config(tok, dropout=0.0):
+def model_config(tok, dropout=0.0, experts=32, top_k=4, moe_intermediate=128, norm_topk_prob=True, aux_coef=0.01):
+    """The default shape is webmoe-tiny's; --experts/--top-k/--moe-intermediate change only the MoE layers."""
     eot = tok.token_to_id(EOT)
     return Qwen3MoeConfig(
         vocab_size=8192, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
-        head_dim=64, intermediate_size=512, moe_intermediate_size=128, num_experts=32, num_experts_per_tok=4,
-        norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[], tie_word_embeddings=True,
-        max_position_embeddings=1024, rope_theta=10000.0, rms_norm_eps=1e-6, output_router_logits=True,
-        router_aux_loss_coef=0.01, attention_dropout=dropout,
+        head_dim=64, intermediate_size=512, moe_intermediate_size=moe_intermediate, num_experts=experts,
+        num_experts_per_tok=top_k, norm_topk_prob=norm_topk_prob, decoder_sparse_step=1, mlp_only_layers=[],
+        tie_word_embeddings=True, max_position_embeddings=1024, rope_theta=10000.0, rms_norm_eps=1e-6,
+        output_router_logits=True, router_aux_loss_coef=aux_coef, attention_dropout=dropout,
         bos_token_id=eot, eos_token_id=eot, pad_token_id=tok.token_to_id(PAD))
 
 
@@ -73,6 +76,40 @@ def per_layer_balance(router_logits, k):
         losses.append(E * (f * p.mean(0)).sum())
         min_share = min(min_share, (f.min() * E).item())
     return torch.stack(losses).mean(), min_share
+
+
+@torch.no_grad()
+def upcycle_fine_grained(src, split, top_k, noise=0.01):
+    """Fine-grained upcycling (as Qwen1.5-MoE was built from a dense model): every expert of the trained
+    model `src` (a save_pretrained folder) is cut into `split` experts along its intermediate dimension
+    (gate/up rows and down columns j*I/split..(j+1)*I/split). A part's router probability is a
+    1/split share of the old expert's, so its down projection is scaled by split: with top-k = split x
+    the old k the model computes exactly the old one. Each part's router row is the old row plus `noise` x its std of Gaussian noise, so
+    the parts of one expert start with (nearly) the old expert's probability split evenly and then
+    diverge. Everything else is copied. Returns a model with split x E experts of width I/split and
+    top-k `top_k`."""
+    old = Qwen3MoeForCausalLM.from_pretrained(src, dtype=torch.float32)
+    c = old.config
+    if c.moe_intermediate_size % split:
+        raise ValueError(f'--upcycle-split {split} does not divide moe_intermediate_size {c.moe_intermediate_size} of {src}')
+    cfg = copy.deepcopy(c)
+    cfg.num_experts, cfg.num_experts_per_tok = c.num_experts * split, top_k
+    cfg.moe_intermediate_size = c.moe_intermediate_size // split
+    m = Qwen3MoeForCausalLM(cfg)
+    sd = {k: v for k, v in old.state_dict().items() if '.mlp.' not in k}
+    missing = m.load_state_dict(sd, strict=False).missing_keys
+    I, Is = c.moe_intermediate_size, c.moe_intermediate_size // split
+    for lo, ln in zip(old.model.layers, m.model.layers):
+        gu, dn, gw = lo.mlp.experts.gate_up_proj, lo.mlp.experts.down_proj, lo.mlp.gate.weight  # [E,2I,H], [E,H,I], [E,H]
+        for e in range(c.num_experts):
+            for j in range(split):
+                n = e * split + j
+                ln.mlp.experts.gate_up_proj[n] = torch.cat([gu[e, j * Is:(j + 1) * Is], gu[e, I + j * Is:I + (j + 1) * Is]])
+                ln.mlp.experts.down_proj[n] = split * dn[e, :, j * Is:(j + 1) * Is]
+                ln.mlp.gate.weight[n] = gw[e] + noise * gw[e].std() * torch.randn_like(gw[e])
+    assert all('.mlp.' in k for k in missing), missing
+    print(f'upcycled {src}: {c.num_experts} experts x {I} -> {cfg.num_experts} x {Is}, top-{top_k}', flush=True)
+    return m
 
 
 @torch.no_grad()
@@ -130,6 +167,15 @@ def main():
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--tokens-per-second', type=float, default=2900, help='sets the cosine horizon from the budget')
     ap.add_argument('--dropout', type=float, default=0.0, help='attention dropout (new models only)')
+    # model shape (new models only; --init/--resume take the shape from the checkpoint)
+    ap.add_argument('--experts', type=int, default=32, help='experts per layer (num_experts)')
+    ap.add_argument('--top-k', type=int, default=4, help='experts per token (num_experts_per_tok)')
+    ap.add_argument('--moe-intermediate', type=int, default=128, help='expert SwiGLU width (moe_intermediate_size)')
+    ap.add_argument('--norm-topk-prob', type=int, default=1, choices=(0, 1), help='renormalise the top-k gates (1)')
+    ap.add_argument('--upcycle-from', default=None, metavar='FOLDER',
+                    help='start from this trained model with each expert cut into --upcycle-split experts (new optimiser)')
+    ap.add_argument('--upcycle-split', type=int, default=4)
+    ap.add_argument('--aux-coef', type=float, default=0.01, help="transformers' router_aux_loss_coef (0: off)")
     ap.add_argument('--balance-per-layer', type=float, default=0.02,
                     help='coefficient of the per-layer load-balancing loss (added to transformers\' own aux loss)')
     ap.add_argument('--revive-dead', type=float, default=0.0, metavar='FRACTION',
@@ -152,10 +198,13 @@ def main():
         tok.save(tok_path)
     tr_ids, he_ids = encode(tok, train), encode(tok, held)
     print('tokens', len(tr_ids), len(he_ids), flush=True)
-    if a.init:
-        m = Qwen3MoeForCausalLM.from_pretrained(a.init, dtype=torch.float32)
+    if a.init or a.resume:  # a resumed run keeps its own shape (OUT/ckpt/config.json); state.pt then sets the weights
+        m = Qwen3MoeForCausalLM.from_pretrained(f'{a.out}/ckpt' if a.resume else a.init, dtype=torch.float32)
+    elif a.upcycle_from:
+        m = upcycle_fine_grained(a.upcycle_from, a.upcycle_split, a.top_k)
     else:
-        m = Qwen3MoeForCausalLM(model_config(tok, a.dropout))
+        m = Qwen3MoeForCausalLM(model_config(tok, a.dropout, a.experts, a.top_k, a.moe_intermediate,
+                                             bool(a.norm_topk_prob), a.aux_coef))
     m.train()
     n_params = sum(p.numel() for p in m.parameters())
     print('params', n_params, 'experts implementation', getattr(m.config, '_experts_implementation', None), flush=True)
@@ -188,6 +237,8 @@ def main():
     log = open(f'{a.out}/log.csv', 'w' if new_log else 'a')
     if new_log:
         log.write('step,time,loss,heldout,lr,tok_s,balance,min_share\n')
+    if new_log:  # the starting point's held-out loss (step 0; matters for --init / --upcycle-from)
+        log.write(f'0,0,,{heldout_loss(m, he_ids, L)},,,,\n'); log.flush()
     t0 = time.time() - elapsed0
     last_ckpt, win_t, win_s, best = time.time(), time.time(), step, float('inf')
     while time.time() - t0 < budget and (a.max_steps is None or step < a.max_steps):

@@ -1,0 +1,155 @@
+// Prompt panes: each one a prompt (or a chat) streamed from the shared engine, with its own stop
+// button, tokens per second and finish reason.
+import type { DemoEngine, Run } from './engine-client.ts';
+import type { ChatTurn, SamplingOptions } from './protocol.ts';
+
+export type Mode = 'complete' | 'chat';
+
+export interface PaneResult {
+  prompt: string;
+  mode: Mode;
+  text: string;
+  /** Generated token ids (completion mode). */
+  tokens?: number[];
+  tokenCount: number;
+  finishReason: string | null;
+  /** Generated tokens per second from the first token to the last. */
+  tokensPerSecond: number | null;
+  error?: string;
+}
+
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+export class Pane {
+  readonly root = el('section', 'pane');
+  readonly prompt = el('textarea', 'pane-prompt');
+  private readonly out = el('div', 'pane-out');
+  private readonly stats = el('div', 'pane-stats', 'idle');
+  private readonly runBtn = el('button', 'icon', 'Run');
+  private readonly stopBtn = el('button', 'icon', 'Stop');
+  readonly removeBtn = el('button', 'icon ghost', '×');
+  private readonly title = el('span', 'pane-title');
+  private current: Run<unknown> | null = null;
+  private history: ChatTurn[] = [];
+  result: PaneResult | null = null;
+
+  constructor(index: number, text: string, private readonly hooks: { run(p: Pane): void }) {
+    this.root.dataset.testid = 'pane';
+    this.prompt.dataset.testid = 'pane-prompt';
+    this.out.dataset.testid = 'pane-output';
+    this.stats.dataset.testid = 'pane-stats';
+    this.stopBtn.dataset.testid = 'pane-stop';
+    this.removeBtn.dataset.testid = 'pane-remove';
+    this.removeBtn.title = 'Remove this pane';
+    this.runBtn.title = 'Run this pane (Ctrl+Enter)';
+    this.stopBtn.title = 'Stop this pane';
+    this.prompt.rows = 2;
+    this.prompt.value = text;
+    this.prompt.spellcheck = false;
+    this.prompt.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        this.hooks.run(this);
+      }
+    });
+    this.stopBtn.disabled = true;
+    this.runBtn.onclick = () => this.hooks.run(this);
+    this.stopBtn.onclick = () => this.stop();
+    const head = el('header');
+    const actions = el('div', 'pane-actions');
+    actions.append(this.runBtn, this.stopBtn, this.removeBtn);
+    head.append(this.title, actions);
+    this.root.append(head, this.prompt, this.out, this.stats);
+    this.setIndex(index);
+  }
+
+  setIndex(i: number): void {
+    this.title.textContent = `#${i + 1}`;
+  }
+
+  get running(): boolean {
+    return this.current !== null;
+  }
+
+  setMode(mode: Mode): void {
+    this.history = [];
+    this.out.replaceChildren();
+    this.root.classList.toggle('chat', mode === 'chat');
+    this.prompt.placeholder = mode === 'chat' ? 'Message' : 'Prompt';
+    this.stats.textContent = 'idle';
+    this.result = null;
+  }
+
+  setRunnable(ok: boolean): void {
+    this.runBtn.disabled = !ok || this.running;
+  }
+
+  stop(): void {
+    this.current?.cancel();
+  }
+
+  /** Stream this pane's prompt; resolves with its result (errors are reported in the pane). */
+  async run(engine: DemoEngine, mode: Mode, opts: SamplingOptions): Promise<PaneResult> {
+    const prompt = this.prompt.value;
+    let text = '';
+    let pieces = 0;
+    let first = 0;
+    let last = 0;
+    const live = el('span', 'gen');
+    const onText = (t: string) => {
+      const now = performance.now();
+      if (!first) first = now;
+      last = now;
+      pieces++;
+      text += t;
+      live.textContent = text;
+      this.stats.textContent = `${pieces} tokens…`;
+      this.out.scrollTop = this.out.scrollHeight;
+    };
+    const tps = (n: number) => (n > 1 && last > first ? ((n - 1) * 1000) / (last - first) : null);
+    this.root.classList.add('busy');
+    this.stopBtn.disabled = false;
+    this.runBtn.disabled = true;
+    this.stats.textContent = 'queued';
+    try {
+      if (mode === 'chat') {
+        this.history.push({ role: 'user', content: prompt });
+        this.out.append(el('div', 'turn user', prompt));
+        const reply = el('div', 'turn assistant');
+        reply.append(live);
+        this.out.append(reply);
+        this.prompt.value = '';
+        const run = engine.chat(this.history.slice(), opts, onText);
+        this.current = run;
+        const r = await run.result;
+        this.history.push({ role: 'assistant', content: r.text });
+        this.result = { prompt, mode, text: r.text, tokenCount: r.tokens, finishReason: r.finishReason, tokensPerSecond: tps(r.tokens) };
+      } else {
+        this.out.replaceChildren(el('span', 'prompt-echo', prompt), live);
+        const run = engine.generate(prompt, opts, onText);
+        this.current = run;
+        const r = await run.result;
+        live.textContent = r.text;
+        this.result = { prompt, mode, text: r.text, tokens: r.tokens, tokenCount: r.tokens.length, finishReason: r.finishReason, tokensPerSecond: tps(r.tokens.length) };
+      }
+      const s = this.result.tokensPerSecond;
+      this.stats.textContent = `${this.result.tokenCount} tokens · ${s === null ? '–' : s.toFixed(1)} tok/s · finish: ${this.result.finishReason}`;
+      this.stats.dataset.finish = this.result.finishReason ?? '';
+    } catch (e) {
+      const msg = String((e as Error)?.message ?? e);
+      this.result = { prompt, mode, text, tokenCount: pieces, finishReason: null, tokensPerSecond: null, error: msg };
+      this.stats.textContent = `error: ${msg}`;
+    } finally {
+      this.current = null;
+      this.root.classList.remove('busy');
+      this.stopBtn.disabled = true;
+      this.runBtn.disabled = false;
+    }
+    return this.result;
+  }
+}
