@@ -27,7 +27,7 @@ describe('Engine on the embedded default model (WebGPU in Node)', () => {
     const cli = (args: string[]) => {
       const r = spawnSync(process.execPath, [path.resolve(import.meta.dirname, '../../bin/webmoe.js'), 'generate', '--json', ...args], { encoding: 'utf8', timeout: 120_000 });
       expect(r.status, r.stderr).toBe(0);
-      const lines = r.stdout.trim().split('\n');
+      const lines = r.stdout.replace(/\n+$/, '').split('\n'); // the text keeps its leading space
       return { text: lines.slice(0, -1).join('\n'), ids: JSON.parse(lines[lines.length - 1]).ids as number[] };
     };
     const greedy = cli(['--prompt', 'The whale', '--max-tokens', '8']);
