@@ -6,7 +6,7 @@ import { createStorage } from '../gpu/buffers.ts';
 import { grid1d } from '../gpu/dispatch.ts';
 import type { PipelineSpec } from '../gpu/pipelines.ts';
 import { kernelStyle } from './variants.ts';
-import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from '../quant/pack.ts';
+import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, weightFormatDefines, type WeightFormat } from '../quant/pack.ts';
 
 export type { WeightFormat } from '../quant/pack.ts';
 
@@ -107,11 +107,7 @@ export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1,
   const defines: Record<string, string | number | boolean> = {
     SPLIT: split,
     XV4: xVec4,
-    FMT_F32: format === 'f32',
-    FMT_F16: format === 'f16',
-    FMT_I8: format === 'int8',
-    FMT_I4: format === 'int4',
-    SCALES: format === 'int8' || format === 'int4',
+    ...weightFormatDefines(format),
     PREFILL: variant === 'prefill',
     BLOCKED: variant === 'blocked',
   };
