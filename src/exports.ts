@@ -2,11 +2,12 @@
 // platform-neutral API. Nothing here reaches a platform's GPU or shader loader, so Node can import the
 // sources without Vite (gpu/wgsl-bundled.ts uses import.meta.glob) and the browser bundle gets no node:*.
 export { Engine } from './api/engine.ts';
-export type { GenerateOptions, GenerateChunk, GenerateOutput, GenerateStream, ChatCompletionRequest, ChatCompletionChunk, ChatCompletion } from './api/engine.ts';
+export type { GenerateOptions, GenerateChunk, GenerateOutput, GenerateStream, ChatCompletionRequest, ChatCompletionChunk, ChatCompletion, DisposeOptions } from './api/engine.ts';
+export { ParameterError, EngineDisposedError } from './api/errors.ts';
 export type { EngineOptions } from './api/load.ts';
-export { loadEngine } from './api/load.ts';
+export { loadEngine, createEngineWith } from './api/load.ts';
 export { createGpu, Gpu } from './gpu/context.ts';
-export { GpuUnavailableError } from './gpu/errors.ts';
+export { GpuUnavailableError, GpuDeviceLostError } from './gpu/errors.ts';
 export * from './format/index.ts';
 export { MoeModel } from './runtime/model.ts';
 export type { GpuPolicy } from './runtime/model.ts';

@@ -3,7 +3,7 @@
 import { createBrowserGpu } from './gpu/browser.ts';
 import type { Gpu } from './gpu/context.ts';
 import { filesFromMap, filesFromUrl, type CheckpointFiles } from './format/checkpoint.ts';
-import { loadEngine, type EngineOptions } from './api/load.ts';
+import { createEngineWith, type EngineOptions } from './api/load.ts';
 import type { Engine } from './api/engine.ts';
 
 export interface CreateEngineOptions extends EngineOptions {
@@ -20,14 +20,7 @@ export async function createEngine(opts: CreateEngineOptions): Promise<Engine> {
       : opts.model instanceof Map
         ? filesFromMap(opts.model)
         : opts.model;
-  const own = !opts.gpu;
-  const gpu = opts.gpu ?? (await createBrowserGpu());
-  try {
-    return await loadEngine(files, gpu, opts, own ? () => gpu.destroy() : undefined);
-  } catch (e) {
-    if (own) gpu.destroy();
-    throw e;
-  }
+  return createEngineWith(files, opts, () => createBrowserGpu());
 }
 
 export * from './exports.ts';

@@ -6,7 +6,7 @@ import { createNodeGpu, type NodeGpuOptions } from './gpu/node.ts';
 import type { Gpu } from './gpu/context.ts';
 import { filesFromUrl, type CheckpointFiles } from './format/checkpoint.ts';
 import { filesFromNodeDir } from './format/source-node.ts';
-import { loadEngine, type EngineOptions } from './api/load.ts';
+import { createEngineWith, type EngineOptions } from './api/load.ts';
 import type { Engine } from './api/engine.ts';
 
 /** A model folder path, an http(s) URL, or CheckpointFiles. */
@@ -25,14 +25,7 @@ export interface CreateEngineOptions extends EngineOptions, NodeGpuOptions {
 
 export async function createEngine(opts: CreateEngineOptions = {}): Promise<Engine> {
   const files = modelFiles(opts.model);
-  const own = !opts.gpu;
-  const gpu = opts.gpu ?? (await createNodeGpu(opts));
-  try {
-    return await loadEngine(files, gpu, opts, own ? () => gpu.destroy() : undefined);
-  } catch (e) {
-    if (own) gpu.destroy();
-    throw e;
-  }
+  return createEngineWith(files, opts, () => createNodeGpu(opts));
 }
 
 export { createNodeGpu } from './gpu/node.ts';

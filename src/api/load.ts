@@ -7,7 +7,7 @@ import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { MoeModel, type GpuPolicy } from '../runtime/model.ts';
 import type { WeightFormat } from '../quant/pack.ts';
-import { Engine } from './engine.ts';
+import { Engine, type EngineHooks } from './engine.ts';
 import { MoeBatchModel } from './batch-model.ts';
 
 export interface EngineOptions {
@@ -26,11 +26,12 @@ export interface EngineOptions {
   memoryBudget?: number;
 }
 
-export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, onDispose?: () => void): Promise<Engine> {
+export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {}): Promise<Engine> {
+  gpu.assertAlive();
   const ckpt = await openCheckpoint(files);
   try {
     const [spec, tokenizer] = await Promise.all([resolveSpec(ckpt), loadTokenizer(files)]);
-    return await engineFromCheckpoint(ckpt, spec, tokenizer, gpu, opts, onDispose);
+    return await engineFromCheckpoint(ckpt, spec, tokenizer, gpu, opts, hooks);
   } finally {
     await ckpt.close();
   }
@@ -41,7 +42,8 @@ export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineO
  * library and the CLI get their model, scheduler, bos and stop ids from. The caller closes `ckpt`.
  */
 export async function engineFromCheckpoint(
-  ckpt: Checkpoint, spec: MoeModelSpec, tokenizer: LoadedTokenizer | null, gpu: Gpu, opts: EngineOptions = {}, onDispose?: () => void,
+  ckpt: Checkpoint, spec: MoeModelSpec, tokenizer: LoadedTokenizer | null, gpu: Gpu, opts: EngineOptions = {},
+  hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {},
 ): Promise<Engine> {
   const maxBatchTokens = opts.maxBatchTokens ?? 64;
   const model = await MoeModel.fromCheckpoint(ckpt, spec, gpu, {
@@ -54,8 +56,32 @@ export async function engineFromCheckpoint(
     memoryBudget: opts.memoryBudget,
   });
   const batch = new MoeBatchModel(model, stopTokenIds(tokenizer, spec.eosTokenIds), opts.policy);
-  return new Engine(batch, tokenizer, ckpt.files.name, { maxBatchTokens, bosTokenId: promptBos(tokenizer, spec.bosTokenId) }, () => {
-    model.destroy();
-    onDispose?.();
+  return new Engine(batch, tokenizer, ckpt.files.name, { maxBatchTokens, bosTokenId: promptBos(tokenizer, spec.bosTokenId) }, {
+    // Everything the engine made on the device goes: weights, KV cache, step buffers, cached uniforms.
+    onDispose: () => {
+      model.destroy();
+      gpu.releaseCaches();
+      hooks.onDispose?.();
+    },
+    lost: gpu.lost.then(() => gpu.lostError()!),
+    recreate: hooks.recreate,
   });
+}
+
+/**
+ * The entry points' createEngine: on `opts.gpu` (shared: left alive on dispose) or on a device from
+ * `newGpu` (owned: destroyed on dispose). The engine can recreate itself the same way.
+ */
+export async function createEngineWith(files: CheckpointFiles, opts: EngineOptions & { gpu?: Gpu }, newGpu: () => Promise<Gpu>): Promise<Engine> {
+  const own = !opts.gpu;
+  const gpu = opts.gpu ?? (await newGpu());
+  try {
+    return await loadEngine(files, gpu, opts, {
+      onDispose: own ? () => gpu.destroy() : undefined,
+      recreate: (next) => createEngineWith(files, { ...opts, gpu: next }, newGpu),
+    });
+  } catch (e) {
+    if (own) gpu.destroy();
+    throw e;
+  }
 }

@@ -23,6 +23,7 @@ import { WEIGHT_FORMATS, type WeightFormat } from '../quant/pack.ts';
 import type { GpuPolicy } from '../kernels/moe_router.ts';
 import { evalChunks, nllOfTargets } from './eval.ts';
 import { defaultModelDir } from '../default-model.ts';
+import { checkMaxTokens, checkSeed, checkTemperature, checkTopP } from '../api/validate.ts';
 
 /** The embedded default model, next to the package (src/cli or dist/cli -> ../../models). */
 
@@ -145,10 +146,11 @@ export async function main(argv: string[]): Promise<number> {
 
   if (cmd === 'generate') {
     if ((o.prompt === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --prompt TEXT or --ids 1,2,3');
-    const maxTokens = num(o['max-tokens'], 32, '--max-tokens', 1);
-    const temperature = num(o.temperature, 0, '--temperature', 0);
-    const topP = num(o['top-p'], 1, '--top-p', 0);
-    const seed = o.seed === undefined ? undefined : num(o.seed, 0, '--seed');
+    // the library's own parameter rules (src/api/validate.ts), under the flags' names
+    const maxTokens = checkMaxTokens(num(o['max-tokens'], 32, '--max-tokens', 1), '--max-tokens')!;
+    const temperature = checkTemperature(num(o.temperature, 0, '--temperature', 0), '--temperature')!;
+    const topP = checkTopP(num(o['top-p'], 1, '--top-p', 0), '--top-p')!;
+    const seed = o.seed === undefined ? undefined : checkSeed(num(o.seed, 0, '--seed'), '--seed');
     const tok = await tryTokenizer(dir, o.prompt !== undefined);
     const { ckpt, spec } = await openModel(dir);
     let engine: Engine;

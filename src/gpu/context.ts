@@ -108,7 +108,29 @@ export class Gpu {
       `${a.isFallbackAdapter ? ' (software)' : ''} [${f.join(', ') || 'no optional features'}]`;
   }
 
+  private readonly singletons = new Map<string, GPUBuffer>();
+
+  /** A small buffer shared by every kernel on this device under `key` (made once; freed by releaseCaches). */
+  shared(key: string, make: () => GPUBuffer): GPUBuffer {
+    let b = this.singletons.get(key);
+    if (!b) this.singletons.set(key, (b = make()));
+    return b;
+  }
+
+  /**
+   * Destroy every cached buffer (uniforms, shared singletons): called when an engine is
+   * disposed so a shared device is left with nothing of it. Safe between steps: encoding never spans an
+   * await, and later users of this Gpu simply make new ones.
+   */
+  releaseCaches(): void {
+    for (const b of this.uniforms.values()) b.destroy();
+    this.uniforms.clear();
+    for (const b of this.singletons.values()) b.destroy();
+    this.singletons.clear();
+  }
+
   destroy(): void {
+    this.releaseCaches();
     this.device.destroy();
   }
 }

@@ -62,14 +62,9 @@ const DECODE_KS = 16;
 const PREFILL_BT = 32;
 const PREFILL_BN = 32;
 
-const dummies = new WeakMap<Gpu, Map<string, GPUBuffer>>();
-/** A 16-byte stand-in for an unused binding (one per label: a read-only and a writable use must differ). */
+/** A 16-byte stand-in for an unused binding (one per label: a read-only and a writable use must differ); freed with the Gpu's caches. */
 function dummyBuffer(gpu: Gpu, label = 'matmul-no-bias'): GPUBuffer {
-  let m = dummies.get(gpu);
-  if (!m) dummies.set(gpu, (m = new Map()));
-  let b = m.get(label);
-  if (!b) m.set(label, (b = createStorage(gpu.device, 16, label)));
-  return b;
+  return gpu.shared(label, () => createStorage(gpu.device, 16, label));
 }
 
 /** Token rows per pass of the decode kernel for `t` rows (a few sizes, to bound pipeline variants). */

@@ -175,9 +175,10 @@ export class MoeModel {
     dev.queue.submit([enc.finish()]);
     const err = await dev.popErrorScope();
     if (err) throw new Error(`webmoe: GPU validation error in the forward step: ${err.message.split('\n')[0]}`);
-    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
 
     await s.readback.mapAsync(1 /* GPUMapMode.READ */);
+    // Only a completed step grows the caches: a failed one leaves every sequence as it was (retryable).
+    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
     try {
       return decodeReadback(s.readback.getMappedRange(), batch.rowsPerSeq, spec, wantLogits);
     } finally {

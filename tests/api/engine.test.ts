@@ -13,6 +13,7 @@ const tokenizer = createTokenizer(
 /** Replays a fixed token script per sequence, then eos. */
 class ScriptModel implements BatchModel {
   readonly maxContext = 4096;
+  readonly vocabSize = 200_000;
   readonly maxSequences = 8;
   readonly eosTokenIds = tokenizer.eosTokenIds;
   private pos = new Map<number, number>();
