@@ -9,7 +9,7 @@ import { useGpu } from '../helpers/gpu.ts';
 import { randomArray } from '../helpers/compare.ts';
 import { openCheckpoint } from '../../src/format/checkpoint.ts';
 import { filesFromNodeDir } from '../../src/format/source-node.ts';
-import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors.ts';
+import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors-writer.ts';
 import { resolveSpec } from '../../src/models/index.ts';
 import { loadReferenceWeights, referenceForward } from '../../src/reference/model.ts';
 import { MoeModel } from '../../src/runtime/model.ts';
