@@ -5,8 +5,9 @@ import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import type { Checkpoint, LoadProgress } from '../format/checkpoint.ts';
 import { tensorByteLength } from '../format/safetensors.ts';
-import { uploadWeight, destroyWeight, weightBytes, type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
-import { packF16Table } from '../kernels/embedding.ts';
+import { type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
+import { uploadWeight, destroyWeight, weightBytes } from './weight-upload.ts';
+import { packF16 } from '../quant/f16.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8 } from '../quant/pack.ts';
 import type { FfnRefs, MoeModelSpec, WeightRef } from '../models/spec.ts';
 import { readWeightF32 } from '../models/weights.ts';
@@ -243,7 +244,7 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   }
   const embedF32 = await rd(spec.embed);
   const embedFormat = format === 'f32' ? 'f32' : 'f16';
-  const embed = createStorage(gpu.device, embedFormat === 'f32' ? embedF32 : packF16Table(embedF32), 'embed');
+  const embed = createStorage(gpu.device, embedFormat === 'f32' ? embedF32 : packF16(embedF32), 'embed');
   buffers.push(embed);
   bytes += embed.size;
   const [V] = spec.embed.shape;

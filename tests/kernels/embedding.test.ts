@@ -3,9 +3,9 @@ import { useGpu } from '../helpers/gpu.ts';
 import { expectClose, randomArray, rng } from '../helpers/compare.ts';
 import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
 import { runPass } from '../../src/gpu/dispatch.ts';
-import { encodeEmbedding, packF16Table } from '../../src/kernels/embedding.ts';
+import { encodeEmbedding } from '../../src/kernels/embedding.ts';
 import { embeddingRef } from '../../src/reference/embedding.ts';
-import { roundToF16 } from '../../src/quant/f16.ts';
+import { packF16, roundToF16 } from '../../src/quant/f16.ts';
 
 describe('embedding kernel vs reference', () => {
   const gpu = useGpu();
@@ -30,7 +30,7 @@ describe('embedding kernel vs reference', () => {
         ids[2] = 0xffffffff;
       }
       const table = randomArray(vocab * dim, vocab + dim, format === 'f16' ? Math.min(scale, 100) : 1);
-      const tb = createStorage(g.device, format === 'f16' ? packF16Table(table) : table);
+      const tb = createStorage(g.device, format === 'f16' ? packF16(table) : table);
       const ib = createStorage(g.device, ids);
       const ob = createStorage(g.device, tokens * dim * 4);
       const s = format === 'f16' ? 1 : scale;
