@@ -7,7 +7,7 @@ import { createNodeGpu } from '../src/gpu/node.ts';
 import { createStorage } from '../src/gpu/buffers.ts';
 import type { Gpu } from '../src/gpu/context.ts';
 import { setBlockedMaxRows, encodeMatmul, type MatmulVariant } from '../src/kernels/matmul.ts';
-import { uploadWeight } from '../src/runtime/weight-upload.ts';
+import { uploadWeight } from '../src/quant/upload.ts';
 
 const argOf = (n: string) => (process.argv.includes(n) ? process.argv[process.argv.indexOf(n) + 1] : undefined);
 const rounds = Number(argOf('--rounds') ?? 5);

@@ -5,7 +5,7 @@ import type { Gpu } from '../../src/gpu/context.ts';
 import { GpuTimer } from '../../src/gpu/timer.ts';
 import { createStorage } from '../../src/gpu/buffers.ts';
 import { encodeMatmul, type WeightFormat } from '../../src/kernels/matmul.ts';
-import { uploadWeight, destroyWeight } from '../../src/runtime/weight-upload.ts';
+import { uploadWeight, destroyWeight } from '../../src/quant/upload.ts';
 import { median } from './stats.ts';
 
 export interface BenchCase {

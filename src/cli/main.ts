@@ -18,9 +18,10 @@ import { createNodeGpu } from '../gpu/node.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import { argmax } from '../runtime/sampling.ts';
 import { engineFromCheckpoint } from '../api/load.ts';
-import type { Engine, GenerateStream } from '../api/engine.ts';
+import type { LocalEngine } from '../api/engine.ts';
+import type { GenerateStream } from '../api/types.ts';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/pack.ts';
-import type { GpuPolicy } from '../kernels/moe_router.ts';
+import type { Policy } from '../api/policy.ts';
 import { evalChunks, nllOfTargets } from './eval.ts';
 import { defaultModelDir } from '../default-model.ts';
 import { checkMaxTokens, checkSeed, checkTemperature, checkTopP } from '../api/validate.ts';
@@ -51,7 +52,7 @@ function num(s: string | undefined, dflt: number, what: string, min = -Infinity)
 }
 
 /** --policy: baseline | reduced_topk:K | xshare:FRACTION (of the baseline's distinct experts) | alloc_t:K */
-export function parsePolicy(s: string | undefined): GpuPolicy {
+export function parsePolicy(s: string | undefined): Policy {
   if (s === undefined || s === 'baseline') return { kind: 'baseline' };
   const [kind, arg] = s.split(':');
   const v = Number(arg);
@@ -153,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
     const seed = o.seed === undefined ? undefined : checkSeed(num(o.seed, 0, '--seed'), '--seed');
     const tok = await tryTokenizer(dir, o.prompt !== undefined);
     const { ckpt, spec } = await openModel(dir);
-    let engine: Engine;
+    let engine: LocalEngine;
     let stream: GenerateStream;
     try {
       // the library's rules: text prompts start with promptBos (webmoe-tiny: <|endoftext|>, as in training)

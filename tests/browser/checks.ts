@@ -6,7 +6,7 @@ import { runPass } from '../../src/gpu/dispatch.ts';
 import { encodeRmsNorm } from '../../src/kernels/rmsnorm.ts';
 import { rmsNormRef } from '../../src/reference/rmsnorm.ts';
 import { encodeMatmul } from '../../src/kernels/matmul.ts';
-import { uploadWeight } from '../../src/runtime/weight-upload.ts';
+import { uploadWeight } from '../../src/quant/upload.ts';
 import { matmulRef } from '../../src/reference/matmul.ts';
 import { roundToF16 } from '../../src/quant/f16.ts';
 import { dequantizeInt4, quantizeInt4 } from '../../src/quant/pack.ts';

@@ -7,7 +7,7 @@ import type { Gpu } from '../../src/gpu/context.ts';
 import { createNodeGpu } from '../../src/gpu/node.ts';
 import { setKernelStyle } from '../../src/kernels/variants.ts';
 import { encodeMatmul, matmulVariant, type MatmulArgs, type WeightFormat } from '../../src/kernels/matmul.ts';
-import { destroyWeight, uploadWeight, weightBytes } from '../../src/runtime/weight-upload.ts';
+import { destroyWeight, uploadWeight, weightBytes } from '../../src/quant/upload.ts';
 import { matmulRef } from '../../src/reference/matmul.ts';
 import { dequantizeInt4, dequantizeInt8, quantizeInt4, quantizeInt8, roundUp } from '../../src/quant/pack.ts';
 import { roundToF16 } from '../../src/quant/f16.ts';

@@ -1,9 +1,9 @@
 // Packing an f32 weight on the CPU (src/quant/pack.ts layouts) and uploading it as the MatmulWeight the
-// matmul kernel reads; the model loader (weights.ts), benchmarks and kernel tests all upload through here.
+// matmul kernel reads; the model loader (runtime/weights.ts), kernel tuning, benchmarks and kernel tests all upload through here.
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import type { MatmulWeight } from '../kernels/matmul.ts';
-import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from '../quant/pack.ts';
+import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from './pack.ts';
 
 export interface UploadWeightOptions {
   /** int8/int4 group size (multiple of 8); default 32. */
