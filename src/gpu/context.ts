@@ -6,8 +6,6 @@ import { createUniform } from './buffers.ts';
 export interface GpuFeatures {
   /** WGSL `enable f16;` is available (native half precision). */
   f16: boolean;
-  /** WGSL subgroup builtins are available. */
-  subgroups: boolean;
   /** GPU timestamps in compute passes. */
   timestamp: boolean;
 }
@@ -150,7 +148,6 @@ export function gpuFromDevice(device: GPUDevice): Gpu {
   };
   return new Gpu(device, summary, {
     f16: device.features.has('shader-f16'),
-    subgroups: device.features.has('subgroups'),
     timestamp: device.features.has('timestamp-query'),
   });
 }
@@ -166,12 +163,10 @@ export async function createGpu(gpu: GPU | undefined, opts: CreateGpuOptions = {
   }
   const want = {
     f16: adapter.features.has('shader-f16') && !opts.disable?.f16,
-    subgroups: adapter.features.has('subgroups') && !opts.disable?.subgroups,
     timestamp: adapter.features.has('timestamp-query') && !opts.disable?.timestamp,
   };
   const requiredFeatures: GPUFeatureName[] = [];
   if (want.f16) requiredFeatures.push('shader-f16');
-  if (want.subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
   if (want.timestamp) requiredFeatures.push('timestamp-query');
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMIT_NAMES) {
@@ -190,7 +185,6 @@ export async function createGpu(gpu: GPU | undefined, opts: CreateGpuOptions = {
   };
   return new Gpu(device, summary, {
     f16: device.features.has('shader-f16'),
-    subgroups: device.features.has('subgroups'),
     timestamp: device.features.has('timestamp-query'),
   });
 }
