@@ -2,7 +2,7 @@
 // each file from the network into the store, later loads read it from there (no network at all).
 // Weights are then read from the stored Blob, so no HTTP Range support is needed.
 import { FormatError } from '../format/errors.ts';
-import { fromBlob, htmlNotFound, isHtmlResponse, type FetchLike } from '../format/safetensors.ts';
+import { fromBlob, htmlNotFound, isHtmlResponse, type FetchLike } from '../format/bytes.ts';
 import type { CheckpointFiles } from '../format/checkpoint.ts';
 import type { LoadProgress, LoadSource } from '../api/types.ts';
 import type { FileStore } from './stores.ts';

@@ -5,19 +5,21 @@
  */
 import { FormatError } from './errors.ts';
 import {
-  fromBlob,
-  fromUrl,
-  htmlNotFound,
-  isHtmlResponse,
   readSafetensorsHeader,
   readTensorBytes as readBytes,
   readTensorF32 as readF32,
-  type ByteSource,
-  type FetchLike,
   type ReadF32Options,
   type ReadHeaderOptions,
   type TensorInfo,
 } from './safetensors.ts';
+import {
+  fromBlob,
+  fromUrl,
+  htmlNotFound,
+  isHtmlResponse,
+  type ByteSource,
+  type FetchLike,
+} from './bytes.ts';
 
 /** A folder of model files. Missing files must throw FormatError with code 'NOT_FOUND'. */
 export interface CheckpointFiles {

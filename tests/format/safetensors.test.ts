@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/format/errors.ts';
-import { fromArrayBuffer, fromBlob, readSafetensorsHeader, readTensorAll, readTensorBytes, readTensorF32, type ByteSource } from '../../src/format/safetensors.ts';
+import { readSafetensorsHeader, readTensorAll, readTensorBytes, readTensorF32 } from '../../src/format/safetensors.ts';
+import { fromArrayBuffer, fromBlob, type ByteSource } from '../../src/format/bytes.ts';
 import { writeSafetensors } from '../../src/format/safetensors-writer.ts';
 import { bytesToF32 } from '../../src/format/dtype.ts';
 

@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../../src/format/errors.ts';
-import { readSafetensorsHeader, readTensorF32, type ByteSource, type SafetensorsHeader } from '../../src/format/safetensors.ts';
+import { readSafetensorsHeader, readTensorF32, type SafetensorsHeader } from '../../src/format/safetensors.ts';
+import { type ByteSource } from '../../src/format/bytes.ts';
 import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors-writer.ts';
 import { DTYPE_SIZE, type Dtype } from '../../src/format/dtype.ts';
 import { openCheckpoint, INDEX_FILE, type CheckpointFiles } from '../../src/format/checkpoint.ts';
