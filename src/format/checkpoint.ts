@@ -125,7 +125,8 @@ export interface CheckpointTensor {
   info: TensorInfo;
 }
 
-export interface LoadProgress {
+/** Checkpoint bytes read so far (the loader turns it into the public LoadProgress, api/types.ts). */
+export interface ReadProgress {
   bytesRead: number;
   totalBytes: number;
   tensor: string;
@@ -133,7 +134,7 @@ export interface LoadProgress {
 
 export interface OpenCheckpointOptions extends ReadHeaderOptions {
   /** Called after every chunk read through the checkpoint, with cumulative bytes. */
-  onProgress?: (p: LoadProgress) => void;
+  onProgress?: (p: ReadProgress) => void;
 }
 
 export interface Checkpoint {

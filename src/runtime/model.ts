@@ -9,7 +9,7 @@
  * blocks.ts (encoders), readback.ts (result layout), weights.ts (upload), kv_cache.ts.
  */
 import type { Gpu } from '../gpu/context.ts';
-import { openCheckpoint, type Checkpoint, type CheckpointFiles, type LoadProgress } from '../format/checkpoint.ts';
+import { openCheckpoint, type Checkpoint, type CheckpointFiles, type ReadProgress } from '../format/checkpoint.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import type { WeightFormat } from '../quant/pack.ts';
@@ -41,7 +41,7 @@ export interface LoadOptions {
   /** Default routing policy of every step (default baseline top-k, HF semantics). */
   policy?: GpuPolicy;
   /** Weight bytes read from the checkpoint so far, after each tensor (or expert slice). */
-  onProgress?: (p: LoadProgress) => void;
+  onProgress?: (p: ReadProgress) => void;
   /**
    * GPU memory the model may use, in bytes (weights + KV cache): a model that needs more is refused
    * before anything is allocated. Default: no budget beyond the device's own limits.

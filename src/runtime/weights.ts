@@ -3,7 +3,7 @@
 // stacked as the grouped MoE FFN expects, norms / biases / RoPE frequencies as f32.
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
-import type { Checkpoint, LoadProgress } from '../format/checkpoint.ts';
+import type { Checkpoint, ReadProgress } from '../format/checkpoint.ts';
 import { tensorByteLength } from '../format/safetensors.ts';
 import { type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
 import { uploadWeight, destroyWeight, weightBytes } from '../quant/upload.ts';
@@ -154,7 +154,7 @@ export interface GpuWeights {
 export const QUANT_GROUP = 32;
 
 /** Upload every weight as `plan` says (planWeights first: it refuses what cannot fit before anything is allocated). */
-export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSpec, format: WeightFormat, plan: WeightPlan, onProgress?: (p: LoadProgress) => void): Promise<GpuWeights> {
+export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSpec, format: WeightFormat, plan: WeightPlan, onProgress?: (p: ReadProgress) => void): Promise<GpuWeights> {
   const buffers: GPUBuffer[] = [];
   const mats: MatmulWeight[] = [];
   let bytes = 0;
