@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { useGpu } from '../helpers/gpu.ts';
 import { expectClose, randomArray, rng } from '../helpers/compare.ts';
-import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
-import { runPass } from '../../src/gpu/dispatch.ts';
+import { describeOpCases, type OpCase } from '../helpers/op-cases.ts';
 import { createRope, encodeRope } from '../../src/kernels/rope.ts';
 import { ropeRef, ropeTables, type RopeConfig } from '../../src/reference/rope.ts';
 
@@ -33,10 +31,9 @@ describe('rope tables match transformers', () => {
   });
 });
 
-describe('rope kernel vs reference', () => {
-  const gpu = useGpu();
+describeOpCases('rope kernel vs reference', () => {
   // [name, tokens, nHeads, nKvHeads, headDim, rotDim, rope, max position]
-  const cases: [string, number, number, number, number, number, RopeConfig, number][] = [
+  const shapes: [string, number, number, number, number, number, RopeConfig, number][] = [
     ['one token default', 1, 1, 1, 2, 2, { type: 'default', theta: 10000 }, 5],
     ['gqa default', 5, 4, 2, 64, 64, { type: 'default', theta: 1e6 }, 4000],
     ['partial rotary', 3, 3, 1, 32, 16, { type: 'default', theta: 10000 }, 100],
@@ -46,29 +43,27 @@ describe('rope kernel vs reference', () => {
     ['long context positions', 3, 2, 1, 16, 16, { type: 'default', theta: 10000 }, 120000],
     ['yarn partial', 3, 2, 2, 48, 24, CFGS.yarn_ms2, 500],
   ];
-  for (const [name, tokens, nHeads, nKvHeads, headDim, rotDim, rope, maxPos] of cases) {
-    it(name, async () => {
-      const g = gpu();
-      const r = rng(tokens * 17 + headDim);
-      const positions = new Uint32Array(tokens);
-      for (let t = 0; t < tokens; t++) positions[t] = Math.floor(r() * maxPos);
-      positions[0] = 0;
-      const q = randomArray(tokens * nHeads * headDim, tokens + 1, 3);
-      const k = randomArray(tokens * nKvHeads * headDim, tokens + 2, 3);
-      const qb = createStorage(g.device, q);
-      const kb = createStorage(g.device, k);
-      const pb = createStorage(g.device, positions);
-      const state = createRope(g, ropeTables(rope, rotDim), headDim, rotDim);
-      await runPass(g, (pass) => encodeRope(g, pass, { rope: state, q: qb, k: kb, positions: pb, tokens, nHeads, nKvHeads }));
-      const tables = ropeTables(rope, rotDim);
-      const qo = new Float32Array(await readBuffer(g.device, qb, q.byteLength));
-      const ko = new Float32Array(await readBuffer(g.device, kb, k.byteLength));
+  return shapes.map(([name, tokens, nHeads, nKvHeads, headDim, rotDim, rope, maxPos]): OpCase => {
+    const r = rng(tokens * 17 + headDim);
+    const positions = new Uint32Array(tokens);
+    for (let t = 0; t < tokens; t++) positions[t] = Math.floor(r() * maxPos);
+    positions[0] = 0;
+    const q = randomArray(tokens * nHeads * headDim, tokens + 1, 3);
+    const k = randomArray(tokens * nKvHeads * headDim, tokens + 2, 3);
+    const tables = ropeTables(rope, rotDim);
+    return {
+      name,
+      inputs: { positions },
+      inout: { q, k },
+      encode: (g, pass, b) => encodeRope(g, pass, { rope: createRope(g, tables, headDim, rotDim), q: b.q, k: b.k, positions: b.positions, tokens, nHeads, nKvHeads }),
+      // dims beyond rotDim are untouched: ropeRef copies them
+      expected: () => ({ q: ropeRef(q, tokens, nHeads, headDim, rotDim, positions, tables), k: ropeRef(k, tokens, nKvHeads, headDim, rotDim, positions, tables) }),
       // The shader reduces the f32 angle to [-pi, pi] itself; what is left is sin/cos error near 0.
-      const atol = 2e-5;
-      expectClose(qo, ropeRef(q, tokens, nHeads, headDim, rotDim, positions, tables), atol, 1e-5, 'q');
-      expectClose(ko, ropeRef(k, tokens, nKvHeads, headDim, rotDim, positions, tables), atol, 1e-5, 'k');
-      // dims beyond rotDim are untouched
-      for (let t = 0; t < tokens; t++) for (let i = rotDim; i < headDim; i++) expect(qo[t * nHeads * headDim + i]).toBe(q[t * nHeads * headDim + i]);
-    });
-  }
+      atol: 2e-5,
+      rtol: 1e-5,
+      check: (got) => {
+        for (let t = 0; t < tokens; t++) for (let i = rotDim; i < headDim; i++) expect(got.q[t * nHeads * headDim + i]).toBe(q[t * nHeads * headDim + i]);
+      },
+    };
+  });
 });
