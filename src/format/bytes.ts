@@ -72,6 +72,26 @@ export function isHtmlResponse(res: Response, rel: string): boolean {
   return /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '') && !/\.html?$/i.test(rel);
 }
 
+/**
+ * GET a whole model file: the response when it is the file, else the FormatError that says why not
+ * (fetch failed, 404/410 NOT_FOUND, another HTTP status, an HTML page where a model file should be).
+ */
+export async function fetchModelFile(doFetch: FetchLike, url: string, rel: string, headers?: Record<string, string>): Promise<Response> {
+  let res: Response;
+  try {
+    res = await doFetch(url, { method: 'GET', headers });
+  } catch (e) {
+    throw new FormatError('IO', rel, `fetch ${url} failed: ${(e as Error)?.message ?? e}`, undefined, { cause: e });
+  }
+  if (res.status === 404 || res.status === 410) throw new FormatError('NOT_FOUND', rel, `HTTP ${res.status} for ${url}`);
+  if (!res.ok) throw new FormatError('HTTP', rel, `HTTP ${res.status} for ${url}`);
+  if (isHtmlResponse(res, rel)) {
+    await res.body?.cancel().catch(() => undefined);
+    throw htmlNotFound(rel, url);
+  }
+  return res;
+}
+
 export function htmlNotFound(name: string, url: string): FormatError {
   return new FormatError('NOT_FOUND', name, `${url} answered with an HTML page, not the file (the server's index.html fallback for a missing file?)`);
 }

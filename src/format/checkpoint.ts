@@ -12,14 +12,7 @@ import {
   type ReadHeaderOptions,
   type TensorInfo,
 } from './safetensors.ts';
-import {
-  fromBlob,
-  fromUrl,
-  htmlNotFound,
-  isHtmlResponse,
-  type ByteSource,
-  type FetchLike,
-} from './bytes.ts';
+import { fetchModelFile, fromBlob, fromUrl, type ByteSource, type FetchLike } from './bytes.ts';
 
 /** A folder of model files. Missing files must throw FormatError with code 'NOT_FOUND'. */
 export interface CheckpointFiles {
@@ -71,20 +64,7 @@ export function filesAtUrls(name: string, urlOf: (rel: string) => string | null,
       return fromUrl(resolve(rel), { ...options, name: rel });
     },
     async readText(rel) {
-      const url = resolve(rel);
-      let res: Response;
-      try {
-        res = await doFetch(url, { method: 'GET', headers: options.headers });
-      } catch (e) {
-        throw new FormatError('IO', rel, `fetch ${url} failed: ${(e as Error)?.message ?? e}`, undefined, { cause: e });
-      }
-      if (res.status === 404 || res.status === 410) throw new FormatError('NOT_FOUND', rel, `HTTP ${res.status} for ${url}`);
-      if (!res.ok) throw new FormatError('HTTP', rel, `HTTP ${res.status} for ${url}`);
-      if (isHtmlResponse(res, rel)) {
-        await res.body?.cancel().catch(() => undefined);
-        throw htmlNotFound(rel, url);
-      }
-      return res.text();
+      return (await fetchModelFile(doFetch, resolve(rel), rel, options.headers)).text();
     },
   };
 }
