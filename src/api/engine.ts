@@ -10,7 +10,8 @@ import { checkGenerateOptions, checkMessages, checkPrompt } from './validate.ts'
 import { ParameterError } from './errors.ts';
 import { chatCompletions } from './chat.ts';
 import { StopMatcher } from './stop.ts';
-import type { Engine, EngineInfo, GenerateChunk, GenerateOptions, GenerateOutput, GenerateStream, Prompt } from './types.ts';
+import type { Engine, EngineInfo, ExpertShape, GenerateChunk, GenerateOptions, GenerateOutput, GenerateStream, Prompt } from './types.ts';
+import type { Policy } from './policy.ts';
 
 export interface DisposeOptions {
   /** 'cancel' (default): waiting requests end now and running ones at the next step (finishReason 'abort'); 'drain': let them finish. */
@@ -32,6 +33,8 @@ export interface LocalEngineOptions extends Pick<SchedulerOptions, 'maxBatchToke
   adapter?: string;
   /** The bos text prompts start with (default the tokenizer's; the loader passes promptBos, see format/tokenizer.ts). */
   bosTokenId?: number | null;
+  /** EngineInfo.experts. */
+  experts?: ExpertShape;
 }
 
 export class LocalEngine implements Engine {
@@ -65,6 +68,7 @@ export class LocalEngine implements Engine {
       maxSequences: model.maxSequences,
       maxContext: model.maxContext,
       maxBatchTokens: opts.maxBatchTokens ?? 64,
+      ...(opts.experts ? { experts: opts.experts } : {}),
     };
     this.chat = { completions: chatCompletions(this) };
     this.lost = new Promise((resolve) => {
@@ -90,6 +94,14 @@ export class LocalEngine implements Engine {
   onStep(listener: (m: StepMetrics) => void): () => void {
     this.stepListeners.add(listener);
     return () => this.stepListeners.delete(listener);
+  }
+
+  async setPolicy(policy: Policy): Promise<void> {
+    if (!this.model.setPolicy) throw new Error('webmoe: this model has no expert routing policies');
+    if (typeof policy !== 'object' || policy === null || typeof (policy as { kind?: unknown }).kind !== 'string') {
+      throw new TypeError(`webmoe: setPolicy takes a policy object such as { kind: 'xshare', fraction: 0.75 }, not ${JSON.stringify(policy)}`);
+    }
+    this.model.setPolicy(policy);
   }
 
   generate(prompt: Prompt, opts: GenerateOptions = {}): GenerateStream {

@@ -7,10 +7,11 @@ import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import { KvCache } from '../runtime/kv_cache.ts';
+import { expertBytes } from '../runtime/weights.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { LocalEngine, type EngineHooks } from './engine.ts';
 import { MoeBatchModel } from './batch-model.ts';
-import type { LoadProgress } from './types.ts';
+import type { ExpertShape, LoadProgress } from './types.ts';
 import type { Policy } from './policy.ts';
 
 export interface EngineOptions {
@@ -35,6 +36,8 @@ export interface EngineOptions {
   memoryBudget?: number;
   /** Kernel family: 'auto' (by adapter, default), 'measure' (time both once), 'blocked' or 'lanes'. */
   kernels?: LoadOptions['kernels'];
+  /** Calibration for calibrated policies (sere, alloc, auto, mass 'similar'); default none. The CLI reads the model folder's. */
+  calibration?: LoadOptions['calibration'];
   /** The model's name in responses (default: the folder name). */
   name?: string;
   onProgress?: (p: LoadProgress) => void;
@@ -61,6 +64,17 @@ export function defaultMaxSequences(
   // One layer's K (or V) buffer of all sequences must fit one storage binding.
   const byBinding = Math.floor(maxBindingBytes / KvCache.bytesPerLayer(1, maxContext, spec.kvHeads * spec.headDim));
   return Math.max(1, Math.min(byBudget, byBinding, maxBatchTokens));
+}
+
+/** EngineInfo.experts of a model loaded in `format`. */
+export function expertShape(spec: MoeModelSpec, format: WeightFormat): ExpertShape {
+  return {
+    layers: spec.layers,
+    moeLayers: spec.layerKinds.filter((k) => k === 'moe').length,
+    perLayer: spec.numExperts,
+    topK: spec.topK,
+    bytesPerExpert: expertBytes(spec, format),
+  };
 }
 
 export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {}): Promise<LocalEngine> {
@@ -96,6 +110,7 @@ export async function engineFromCheckpoint(
     policy: opts.policy,
     memoryBudget: opts.memoryBudget,
     kernels: opts.kernels,
+    calibration: opts.calibration,
     onProgress: onProgress
       ? (p) => onProgress({ stage: 'weights', file: p.tensor, from: 'local', fileBytes: 0, fileTotal: 0, bytes: p.bytesRead, totalBytes: p.totalBytes, files: 0, totalFiles: 0 })
       : undefined,
@@ -104,7 +119,7 @@ export async function engineFromCheckpoint(
     new MoeBatchModel(model, stopTokenIds(tokenizer, spec.eosTokenIds), opts.policy),
     tokenizer,
     opts.name ?? ckpt.files.name,
-    { maxBatchTokens, batchWindowMs: opts.batchWindowMs, adapter: gpu.describe(), bosTokenId: promptBos(tokenizer, spec.bosTokenId) },
+    { maxBatchTokens, batchWindowMs: opts.batchWindowMs, adapter: gpu.describe(), experts: expertShape(model.spec, opts.weightFormat ?? 'f32'), bosTokenId: promptBos(tokenizer, spec.bosTokenId) },
     {
       // Everything the engine made on the device goes: weights, KV cache, step buffers, cached uniforms.
       onDispose: () => {
