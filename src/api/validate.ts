@@ -7,7 +7,7 @@ import { ParameterError } from './errors.ts';
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 
 /** Options generate() understands; anything else is named in an error. */
-export const GENERATE_OPTION_KEYS = ['maxTokens', 'temperature', 'topP', 'seed', 'signal', 'ignoreEos', 'stopTokenIds'] as const;
+export const GENERATE_OPTION_KEYS = ['maxTokens', 'temperature', 'topP', 'seed', 'signal', 'ignoreEos', 'stopTokenIds', 'stop'] as const;
 
 /** Fields chat.completions.create() understands (`model` is accepted and ignored: one engine, one model). */
 export const CHAT_REQUEST_KEYS = ['messages', 'model', 'stream', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'seed', 'signal'] as const;
@@ -20,6 +20,19 @@ export interface SamplingOptions {
   signal?: AbortSignal;
   ignoreEos?: boolean;
   stopTokenIds?: number[];
+  stop?: string[];
+}
+
+/** Most stop strings a request may carry (OpenAI's limit). */
+export const MAX_STOP_STRINGS = 4;
+
+/** Stop strings: up to MAX_STOP_STRINGS non-empty strings. */
+export function checkStopStrings(v: unknown, param = 'stop'): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > MAX_STOP_STRINGS || v.some((x) => typeof x !== 'string' || x === '')) {
+    fail(param, `an array of at most ${MAX_STOP_STRINGS} non-empty strings`, v);
+  }
+  return v as string[];
 }
 
 const fail = (param: string, expected: string, got: unknown): never => {
@@ -112,6 +125,7 @@ export function checkGenerateOptions(opts: unknown): SamplingOptions {
   checkSignal(opts.signal);
   checkBool(opts.ignoreEos, 'ignoreEos');
   if (opts.stopTokenIds !== undefined) checkTokenIds(opts.stopTokenIds, 'stopTokenIds', undefined, true);
+  checkStopStrings(opts.stop);
   return opts as SamplingOptions;
 }
 

@@ -17,7 +17,7 @@ import type { MoeModelSpec } from '../models/spec.ts';
 import { createNodeGpu } from '../gpu/node.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import type { WeightFormat } from '../kernels/matmul.ts';
-import type { GpuPolicy } from '../kernels/moe_router.ts';
+import type { Policy } from '../api/policy.ts';
 import { evalChunks, nllOfTargets } from './eval.ts';
 import { defaultModelDir } from '../default-model.ts';
 import { checkMaxTokens, checkSeed, checkTemperature, checkTopP } from '../api/validate.ts';
@@ -48,7 +48,7 @@ function num(s: string | undefined, dflt: number, what: string, min = -Infinity)
 }
 
 /** --policy: baseline | reduced_topk:K | xshare:FRACTION (of the baseline's distinct experts) | alloc_t:K */
-export function parsePolicy(s: string | undefined): GpuPolicy {
+export function parsePolicy(s: string | undefined): Policy {
   if (s === undefined || s === 'baseline') return { kind: 'baseline' };
   const [kind, arg] = s.split(':');
   const v = Number(arg);

@@ -114,6 +114,20 @@ export interface UrlSourceOptions {
   maxUnrangedBytes?: number;
   /** Display name; defaults to the last path segment of the URL. */
   name?: string;
+  /**
+   * If the server ignores Range on a larger body, read it as one Blob instead of failing (browsers
+   * keep large Blobs on disk; in Node a Blob is memory, so this stays off there).
+   */
+  blobFallback?: boolean;
+}
+
+/** An HTML page where a model file was asked for: a server's index.html fallback for unknown paths. */
+export function isHtmlResponse(res: Response, rel: string): boolean {
+  return /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '') && !/\.html?$/i.test(rel);
+}
+
+export function htmlNotFound(name: string, url: string): FormatError {
+  return new FormatError('NOT_FOUND', name, `${url} answered with an HTML page, not the file (the server's index.html fallback for a missing file?)`);
 }
 
 function urlName(url: string): string {
@@ -153,6 +167,10 @@ export async function fromUrl(url: string, options: UrlSourceOptions = {}): Prom
   };
 
   const first = await get('bytes=0-0');
+  if (first.ok && isHtmlResponse(first, name)) {
+    await discard(first);
+    throw htmlNotFound(name, url);
+  }
   let size: number;
   if (first.status === 206 || first.status === 416) {
     const cr = first.headers.get('content-range');
@@ -166,6 +184,7 @@ export async function fromUrl(url: string, options: UrlSourceOptions = {}): Prom
   } else if (first.status === 200) {
     const cl = first.headers.get('content-length');
     const declared = cl !== null && /^\d+$/.test(cl.trim()) ? Number(cl) : NaN;
+    if (!(declared <= maxUnranged) && options.blobFallback) return fromBlob(await first.blob(), name);
     if (!(declared <= maxUnranged)) {
       await discard(first);
       const what = Number.isFinite(declared) ? `${declared} bytes` : 'unknown size';

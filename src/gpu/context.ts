@@ -138,6 +138,26 @@ export class Gpu {
   }
 }
 
+/** Wrap a device the app already owns (shared with its renderer); webmoe never destroys it. */
+export function gpuFromDevice(device: GPUDevice): Gpu {
+  if (!device || typeof (device as GPUDevice).createBuffer !== 'function' || !(device as GPUDevice).queue) {
+    throw new TypeError('webmoe: `device` must be a GPUDevice (from adapter.requestDevice())');
+  }
+  const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo ?? ({} as GPUAdapterInfo);
+  const summary: GpuAdapterSummary = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    isFallbackAdapter: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+  };
+  return new Gpu(device, summary, {
+    f16: device.features.has('shader-f16'),
+    subgroups: device.features.has('subgroups'),
+    timestamp: device.features.has('timestamp-query'),
+  });
+}
+
 /** Request an adapter and a device with the adapter's real limits and the optional features it has. */
 export async function createGpu(gpu: GPU | undefined, opts: CreateGpuOptions = {}): Promise<Gpu> {
   if (!gpu) throw new GpuUnavailableError('webmoe: WebGPU is not available here (navigator.gpu is undefined)');

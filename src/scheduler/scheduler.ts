@@ -50,6 +50,11 @@ export interface SchedulerOptions {
   /** Longest prefill chunk of one request in one step. */
   prefillChunk?: number;
   onStep?: (m: StepMetrics) => void;
+  /**
+   * When idle, wait this long (ms; 0 = one macrotask) before the first step, so requests submitted
+   * in the same tick (a Promise.all, a burst of messages from a Worker) share it. Default 0.
+   */
+  batchWindowMs?: number;
 }
 
 /** 'cancel': waiting requests end now, running ones at the next step boundary (finishReason 'abort'); 'drain': all finish. */
@@ -199,7 +204,8 @@ export class Scheduler {
 
   private kick(): void {
     if (this.loop) return;
-    this.loop = this.run().finally(() => {
+    const ms = this.opts.batchWindowMs ?? 0;
+    this.loop = new Promise<void>((r) => setTimeout(r, ms)).then(() => this.run()).finally(() => {
       this.loop = null;
       if (this.waiting.length || this.running.length) this.kick();
     });

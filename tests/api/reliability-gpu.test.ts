@@ -3,7 +3,7 @@
 // GPU buffer on a shared device, and device loss with recovery on the same and on a new device.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createEngine, createNodeGpu } from '../../src/node.ts';
-import type { Engine } from '../../src/api/engine.ts';
+import type { LocalEngine as Engine } from '../../src/api/engine.ts';
 import type { Gpu } from '../../src/gpu/context.ts';
 import type { MoeBatchModel } from '../../src/api/batch-model.ts';
 import { EngineDisposedError } from '../../src/api/errors.ts';

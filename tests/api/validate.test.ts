@@ -2,7 +2,8 @@
 // value gets one clear error naming it, delivered asynchronously (the returned stream / promise rejects).
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { Engine, type ChatCompletion, type ChatCompletionChunk } from '../../src/api/engine.ts';
+import { LocalEngine as Engine } from '../../src/api/engine.ts';
+import type { ChatCompletion, ChatCompletionChunk } from '../../src/api/types.ts';
 import { createTokenizer } from '../../src/format/tokenizer.ts';
 import { ParameterError, EngineDisposedError } from '../../src/api/errors.ts';
 import { FakeModel, collect } from '../helpers/fake-model.ts';
@@ -106,7 +107,7 @@ describe('chat.completions.create() validation', () => {
     };
     const e2 = new Engine(model, tokenizer, 'fake');
     const create = e2.chat.completions.create as (r: unknown) => Promise<ChatCompletion>;
-    const a = await create({ messages: [{ role: 'user', content: 'Hello there' }], max_tokens: 2, seed: 1, model: 'x' });
+    const a = await create({ messages: [{ role: 'user', content: 'Hello there' }], max_tokens: 2, seed: 1, model: 'fake' });
     const b = await create({ messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello ' }, { type: 'text', text: 'there' }] }], max_tokens: 2, seed: 1 });
     expect(steps).toHaveLength(2);
     expect(steps[1]).toEqual(steps[0]);

@@ -42,6 +42,14 @@ describe('scheduler (continuous batching) with a fake model', () => {
     expect(Math.max(...m.steps.map((st) => st.length))).toBe(2);
   });
 
+  it('requests submitted in the same tick share the first step', async () => {
+    const m = new FakeModel();
+    const s = new Scheduler(m);
+    const streams = [1, 2, 3].map((p) => s.submit({ prompt: [p, p], maxTokens: 2, ignoreEos: true }));
+    await Promise.all(streams.map((st) => st.result));
+    expect(m.steps[0].map((it) => it.tokens)).toEqual([[1, 1], [2, 2], [3, 3]]);
+  });
+
   it('cancels with AbortSignal and frees the sequence', async () => {
     const m = new FakeModel();
     const s = new Scheduler(m);
