@@ -9,7 +9,7 @@ import { encodeEmbedding } from '../kernels/embedding.ts';
 import { encodeSiluMul } from '../kernels/activations.ts';
 import { encodeAdd, encodeClamp, encodeGatedAdd, encodeGatherRows } from '../kernels/elementwise.ts';
 import { encodeMoeLayer, type MoeWorkspace } from '../kernels/moe_ffn.ts';
-import type { GpuPolicy } from '../kernels/moe_router.ts';
+import { encodeMoeRouteStats, type GpuPolicy } from '../kernels/moe_router.ts';
 import { encodeRope, type RopeState } from '../kernels/rope.ts';
 import { encodeAttention, encodeKvWrite } from '../kernels/attention.ts';
 import { encodeArgmax } from '../kernels/sampling.ts';
@@ -93,7 +93,7 @@ export function encodeAttentionBlock(c: StepContext, L: GpuLayer, a: AttentionIn
 }
 
 export interface FfnInputs {
-  /** Routed layers: the MoE workspace, routing policy, format and where the distinct-experts count goes. */
+  /** Routed layers: the MoE workspace, this layer's routing policy (resolved), format and layer index. */
   ws: MoeWorkspace | null;
   policy: GpuPolicy;
   W: GpuWeights;
@@ -114,6 +114,8 @@ export function encodeFfnBlock(c: StepContext, L: GpuLayer, a: FfnInputs): void 
       T, mode: spec.router.mode, normTopk: spec.router.normTopk, scale: spec.residualMultiplier,
       policy: a.policy, counters: s.counters, counterIndex: a.layer,
     });
+    // reads only: the policy's and the baseline's expert sets and the mass kept, for the read-back
+    encodeMoeRouteStats(gpu, pass, { scores: a.ws!.scores, ids: a.ws!.ids, stats: s.routeStats, index: a.layer, T, E: spec.numExperts, kMax: spec.topK });
     if (L.shared) {
       encodeSwiglu(c, L.shared, s.tmp);
       mm(c, s.h, L.shared.gate1, s.gate1);

@@ -4,6 +4,7 @@ import type { Gpu } from '../gpu/context.ts';
 import { Usage, createStorage } from '../gpu/buffers.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { readbackBytes } from './readback.ts';
+import { ROUTE_STATS_WORDS } from '../kernels/moe_router.ts';
 
 export interface ScratchSizes {
   /** Token rows of the largest step. */
@@ -40,6 +41,7 @@ export class StepScratch {
   logits: GPUBuffer; // [R, V]
   readonly next: GPUBuffer; // u32 [R] argmax
   readonly counters: GPUBuffer; // u32 [layers] distinct experts
+  readonly routeStats: GPUBuffer; // u32 [layers, ROUTE_STATS_WORDS] policy / baseline sets, mass kept
   readback: GPUBuffer; // MAP_READ, see readback.ts
 
   constructor(private readonly gpu: Gpu, private readonly spec: MoeModelSpec, private readonly size: ScratchSizes) {
@@ -75,6 +77,7 @@ export class StepScratch {
     this.logits = b(size.maxSeqs * V, 'logits');
     this.next = b(T, 'next');
     this.counters = b(Math.max(1, spec.layers), 'counters');
+    this.routeStats = b(spec.layers * ROUTE_STATS_WORDS, 'routeStats');
     this.readback = this.readbackBuffer(size.maxSeqs);
   }
 
@@ -94,7 +97,7 @@ export class StepScratch {
   }
 
   destroy(): void {
-    const { ids, seqIds, positions, seqStart, rows, x, h, tmp, q, q2, k, k2, v, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, readback } = this;
-    for (const b of [ids, seqIds, positions, seqStart, rows, x, h, tmp, q, q2, k, k2, v, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, readback]) b.destroy();
+    const { ids, seqIds, positions, seqStart, rows, x, h, tmp, q, q2, k, k2, v, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, routeStats, readback } = this;
+    for (const b of [ids, seqIds, positions, seqStart, rows, x, h, tmp, q, q2, k, k2, v, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, routeStats, readback]) b.destroy();
   }
 }

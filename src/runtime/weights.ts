@@ -25,6 +25,11 @@ export interface WeightPlan {
   expertChunks: [number, number][];
 }
 
+/** GPU bytes of one expert's gate+up and down matrices in `format` (scales included): what a step reads per distinct expert. */
+export function expertBytes(spec: Pick<MoeModelSpec, 'hidden' | 'moeIntermediate'>, format: WeightFormat): number {
+  return weightBytes(format, 2 * spec.moeIntermediate, spec.hidden, QUANT_GROUP) + weightBytes(format, spec.hidden, spec.moeIntermediate, QUANT_GROUP);
+}
+
 /** Bytes for messages: '1.2 GiB', '800.0 MiB', '4.0 KiB', '100 bytes'. */
 export function formatBytes(b: number): string {
   for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (b >= size) return `${(b / size).toFixed(1)} ${unit}`;
