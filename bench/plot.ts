@@ -65,13 +65,13 @@ export function reportSpecs(r: BenchReport): Record<string, TopLevelSpec> {
       title: title(r, `Achieved weight bandwidth / buffer copy bandwidth (${r.copy.gbps.toFixed(2)} GB/s), same run`),
       data: { values: bw },
       facet: { row: { field: 'model', type: 'nominal', title: null } },
-      resolve: { scale: { x: 'independent' } },
+      resolve: { scale: { x: 'independent' }, axis: { x: 'independent' } },
       spec: {
         width: 520, height: 160,
-        mark: 'bar',
+        mark: { type: 'point', filled: true, size: 90 },
         encoding: {
-          x: { field: 'case', type: 'nominal', title: null, sort: null }, xOffset: { field: 'what' },
-          y: { field: 'ratio', type: 'quantitative', title: 'GB/s / copy GB/s' }, color: { field: 'what', type: 'nominal', legend: { orient: 'bottom', title: null } },
+          x: { field: 'case', type: 'nominal', title: null, sort: null }, shape: { field: 'what', type: 'nominal' },
+          y: { field: 'ratio', type: 'quantitative', title: 'GB/s / copy GB/s' }, color: { field: 'what', type: 'nominal', legend: { orient: 'bottom', title: null, labelLimit: 400 } }, 
           tooltip: [{ field: 'case' }, { field: 'what' }, { field: 'ratio', format: '.4f' }],
         },
       },
@@ -81,13 +81,14 @@ export function reportSpecs(r: BenchReport): Record<string, TopLevelSpec> {
       title: title(r, 'GPU time of one decode step by dispatch family (baseline policy)'),
       data: { values: split },
       facet: { column: { field: 'model', type: 'nominal', title: null } },
+      resolve: { scale: { x: 'independent' } },
       spec: {
         width: 220, height: 240,
         mark: 'bar',
         encoding: {
           x: { field: 'B', type: 'nominal', title: 'decode batch', sort: null },
           y: { field: 'share', type: 'quantitative', stack: 'normalize', title: 'share of GPU time', axis: { format: '%' } },
-          color: { field: 'family', type: 'nominal', legend: { title: 'shader:entry' } },
+          color: { field: 'family', type: 'nominal', scale: { scheme: 'tableau20' }, legend: { title: 'shader:entry', labelLimit: 300 } },
           tooltip: [{ field: 'family' }, { field: 'ms', format: '.2f' }, { field: 'share', format: '.1%' }],
         },
       },
@@ -113,12 +114,13 @@ export function reportSpecs(r: BenchReport): Record<string, TopLevelSpec> {
   if (r.strategies.length) {
     specs['strategies'] = {
       title: title(r, 'One MoE layer: time / grouped kernel time, baseline routing'),
-      data: { values: r.strategies.map((s) => ({ model: s.model, T: `T${s.T}`, strategy: s.strategy, ratio: s.ratio, ms: s.ms.median })) },
+      data: { values: r.strategies.map((s) => ({ model: s.model, T: s.T, strategy: s.strategy, ratio: s.ratio, ms: s.ms.median })) },
       facet: { column: { field: 'model', type: 'nominal', title: null } },
+      resolve: { scale: { x: 'independent' } },
       spec: {
         width: 260, height: 220,
         layer: [
-          { mark: 'bar', encoding: { x: { field: 'T', type: 'nominal', sort: null, title: 'tokens' }, xOffset: { field: 'strategy' }, y: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'ms / grouped ms (log)' }, color: { field: 'strategy', type: 'nominal' }, tooltip: [{ field: 'strategy' }, { field: 'T' }, { field: 'ms', format: '.2f' }, { field: 'ratio', format: '.2f' }] } },
+          { mark: 'bar', encoding: { x: { field: 'T', type: 'ordinal', title: 'tokens in the layer call' }, xOffset: { field: 'strategy', type: 'nominal', sort: ['grouped', 'loop', 'dense'] }, y: { field: 'ratio', type: 'quantitative', title: 'ms / grouped ms' }, color: { field: 'strategy', type: 'nominal', sort: ['grouped', 'loop', 'dense'] }, tooltip: [{ field: 'strategy' }, { field: 'T' }, { field: 'ms', format: '.2f' }, { field: 'ratio', format: '.2f' }] } },
           { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { datum: 1 } } },
         ],
       },

@@ -43,8 +43,8 @@ export function markdownReport(r: BenchReport): string {
   if (r.scheduler.length) {
     out.push('## Through the scheduler: throughput vs concurrent requests');
     out.push('');
-    out.push(table(['model', 'policy', 'requests', 'prompt / gen tokens', 'tokens/s', 'decode tokens/s', 'decode step ms', 'step / base', 'distinct / base', 'TTFT ms', 'prefill tokens/s'],
-      r.scheduler.map((s) => [s.model, s.policy, s.C, `${s.promptTokens} / ${s.maxTokens}`, f(s.tokensPerS), f(s.decodeTokensPerS), f(s.decodeStepMs.median, 1),
+    out.push(table(['model', 'policy', 'requests', 'prompt / gen tokens', 'tokens/s', 'decode tokens/s', 'decode batch', 'decode step ms', 'step / base', 'distinct / base', 'TTFT ms', 'prefill tokens/s'],
+      r.scheduler.map((s) => [s.model, s.policy, s.C, `${s.promptTokens} / ${s.maxTokens}`, f(s.tokensPerS), f(s.decodeTokensPerS), s.decodeBatch, f(s.decodeStepMs.median, 1),
         f(s.timeRatio), f(s.distinctRatio), f(s.ttftMs.median, 0), f(s.prefillTokensPerS, 1)])));
     for (const m of r.models) {
       const g = batchingGain(r, m.name);
