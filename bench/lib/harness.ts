@@ -65,6 +65,8 @@ export interface BenchReport {
   scheduler: SchedulerRow[];
   elapsedS: number;
   sectionS: Record<string, number>;
+  /** Node runs: CPU seconds the process used (the rest of elapsedS it waited for a core). */
+  processCpuS?: number;
 }
 
 export async function runBench(gpu: Gpu, cfg: BenchConfig, env: string, log: (s: string) => void = console.log): Promise<BenchReport> {

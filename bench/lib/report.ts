@@ -24,7 +24,7 @@ export function markdownReport(r: BenchReport): string {
   out.push(`- Adapter: ${r.adapter}`);
   out.push(`- Features: ${Object.entries(r.features).map(([k, v]) => `${k}=${v}`).join(', ')}; limits: ${Object.entries(r.limits).map(([k, v]) => `${k} ${mb(v)} MiB`).join(', ')}`);
   out.push(`- Copy (buffer to buffer, ${mb(r.copy.meta?.bytes as number)} MiB): ${f(r.copy.gbps)} GB/s. Best matmul: ${r.bestMatmul.name}, ${f(r.bestMatmul.gflops, 3)} GFLOP/s.`);
-  out.push(`- Run time ${f(r.elapsedS, 0)} s: ${Object.entries(r.sectionS).map(([k, v]) => `${k} ${f(v, 0)} s`).join(', ')}.`);
+  out.push(`- Run time ${f(r.elapsedS, 0)} s${r.processCpuS !== undefined ? ` (process CPU time ${f(r.processCpuS, 0)} s)` : ''}: ${Object.entries(r.sectionS).map(([k, v]) => `${k} ${f(v, 0)} s`).join(', ')}.`);
   out.push('');
   out.push('All times are medians; "spread" is (p75 - p25) / median over the repetitions, which were interleaved across cases. Every ratio divides by the baseline (or the grouped kernel) measured in this run.');
   out.push('');
