@@ -151,24 +151,25 @@ interface KernelsJson {
 export function kernelsSpec(j: KernelsJson): TopLevelSpec {
   const copy = j.results.find((r) => r.name.startsWith('copy'));
   const mm = j.results.filter((r) => r.meta?.kernel === 'matmul').map((r) => ({ case: `${r.meta!.format} T${r.meta!.t}`, format: r.meta!.format, gbps: r.gbps, gflops: r.gflops }));
-  const moe = j.results.filter((r) => r.meta?.kernel === 'moe').map((r) => ({ shape: r.meta!.shape, format: r.meta!.format, T: `T=${r.meta!.T}`, policy: r.meta!.policy, ms: r.ms, distinct: r.meta!.distinct }));
+  const moe = j.results.filter((r) => r.meta?.kernel === 'moe').map((r) => ({ shape: r.meta!.shape, format: r.meta!.format, T: Number(r.meta!.T), policy: r.meta!.policy, ms: r.ms, distinct: r.meta!.distinct }));
   const sub = `${(j.adapter ?? '').slice(0, 90)} ${j.date ? `· ${j.date.slice(0, 16)}` : ''}`;
   return {
     title: { text: 'webmoe kernel bench', subtitle: sub },
+    resolve: { scale: { color: 'independent', shape: 'independent' }, legend: { color: 'independent', shape: 'independent' } },
     hconcat: [
       {
         title: 'matmul weight GB/s (log), copy dashed',
         width: 360, height: 260,
         layer: [
-          { data: { values: mm }, mark: 'bar', encoding: { x: { field: 'case', type: 'nominal', sort: null, title: null }, y: { field: 'gbps', type: 'quantitative', scale: { type: 'log' }, title: 'GB/s' }, color: { field: 'format', type: 'nominal' }, tooltip: [{ field: 'case' }, { field: 'gbps', format: '.3f' }, { field: 'gflops', format: '.3f' }] } },
+          { data: { values: mm }, mark: { type: 'point', filled: true, size: 80 }, encoding: { x: { field: 'case', type: 'nominal', sort: null, title: null }, y: { field: 'gbps', type: 'quantitative', scale: { type: 'log' }, title: 'GB/s' }, color: { field: 'format', type: 'nominal', legend: { title: 'matmul format' } }, tooltip: [{ field: 'case' }, { field: 'gbps', format: '.3f' }, { field: 'gflops', format: '.3f' }] } },
           ...(copy ? [{ data: { values: [{ g: copy.gbps }] }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#e377c2' }, encoding: { y: { field: 'g', type: 'quantitative' as const } } }] : []),
         ],
       },
       {
         title: 'MoE layer ms per call vs distinct experts',
         data: { values: moe },
-        facet: { column: { field: 'T', type: 'nominal', title: null } },
-        spec: { width: 140, height: 260, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'distinct', type: 'quantitative' }, y: { field: 'ms', type: 'quantitative' }, color: { field: 'policy', type: 'nominal' }, shape: { field: 'format', type: 'nominal' }, tooltip: [{ field: 'policy' }, { field: 'format' }, { field: 'ms', format: '.2f' }] } },
+        facet: { column: { field: 'T', type: 'ordinal', title: 'tokens T' } },
+        spec: { width: 140, height: 260, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'distinct', type: 'quantitative' }, y: { field: 'ms', type: 'quantitative' }, color: { field: 'policy', type: 'nominal', scale: { scheme: 'dark2' } }, shape: { field: 'format', type: 'nominal' }, tooltip: [{ field: 'policy' }, { field: 'format' }, { field: 'ms', format: '.2f' }] } },
       },
     ],
   } as TopLevelSpec;
