@@ -1,6 +1,6 @@
 // Page side of the demo's engine Worker: streams as async iterables with a result and cancel().
 import * as Comlink from 'comlink';
-import type { GenerateOutput, GpuPolicy, StepMetrics } from 'webmoe';
+import type { GenerateOutput, Policy, StepMetrics } from 'webmoe';
 import type { DemoWorkerApi, LoadRequest, LoadProgressEvent, ModelInfo, ChatTurn, SamplingOptions, ChatOutput } from './protocol.ts';
 
 export interface Run<T> {
@@ -31,7 +31,7 @@ export class DemoEngine {
     return { result: this.api.chat(id, messages, opts, Comlink.proxy(onText)), cancel: () => void this.api.cancel(id) };
   }
 
-  setPolicy(p: GpuPolicy): Promise<number> {
+  setPolicy(p: Policy): Promise<number> {
     return this.api.setPolicy(p);
   }
 

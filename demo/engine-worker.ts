@@ -1,17 +1,16 @@
 // The demo's engine Worker: webmoe's public createEngine off the page's main thread, exposed with
 // comlink. All panes' requests go to this one engine, so they decode together in shared steps.
 import * as Comlink from 'comlink';
-import { createEngine, createBrowserGpu, type Engine, type Gpu, type GpuPolicy, type StepMetrics } from 'webmoe';
+import { createEngine, type LocalEngine, type Policy, type StepMetrics } from 'webmoe';
 import type { DemoWorkerApi, LoadRequest, ModelInfo, ChatTurn } from './protocol.ts';
 
-let gpu: Gpu | null = null;
-let engine: Engine | null = null;
+let engine: LocalEngine | null = null;
 let unsubscribe: (() => void) | null = null;
 let stepListener: ((m: StepMetrics) => void) | null = null;
 let lastStep = 0;
 const aborts = new Map<number, AbortController>();
 
-function need(): Engine {
+function need(): LocalEngine {
   if (!engine) throw new Error('no model loaded yet');
   return engine;
 }
@@ -35,16 +34,14 @@ const api: DemoWorkerApi = {
     if (engine) await engine.dispose();
     engine = null;
     lastStep = 0;
-    gpu ??= await createBrowserGpu();
     const model = req.files ? new Map(req.files.map((f) => [f.path, f.file as Blob])) : new URL(req.url!, self.location.href).href;
     const t0 = performance.now();
     engine = await createEngine({
       model,
-      gpu,
       weightFormat: req.weightFormat,
       maxSequences: req.maxSequences,
       policy: req.policy,
-      onProgress: onProgress ? (p) => void onProgress({ bytesRead: p.bytesRead, totalBytes: p.totalBytes, tensor: p.tensor }) : undefined,
+      onProgress: onProgress ? (p) => void onProgress({ bytesRead: p.bytes, totalBytes: p.totalBytes, tensor: p.file }) : undefined,
     });
     const cfg = await readConfig(req);
     const num = (...keys: string[]) => keys.map((k) => cfg[k]).find((v): v is number => typeof v === 'number') ?? 0;
@@ -55,13 +52,13 @@ const api: DemoWorkerApi = {
       stepListener?.(m);
     });
     const info: ModelInfo = {
-      name: engine.modelName,
-      adapter: gpu.describe(),
+      name: engine.info.model,
+      adapter: engine.info.adapter,
       layers: num('num_hidden_layers'),
       experts: num('num_experts', 'num_local_experts'),
       topK: num('num_experts_per_tok'),
       expertBytes: 3 * hidden * inter * BYTES_PER_WEIGHT[req.weightFormat ?? 'f32'],
-      maxSequences: req.maxSequences ?? 4,
+      maxSequences: engine.info.maxSequences,
       loadSeconds: (performance.now() - t0) / 1000,
     };
     return info;
@@ -72,7 +69,10 @@ const api: DemoWorkerApi = {
     aborts.set(id, ac);
     try {
       const g = need().generate(prompt, { ...opts, signal: ac.signal });
-      for await (const c of g) onChunk(c.text, c.token);
+      // Callbacks travel on their own port: wait for the last one so every chunk arrives before the result.
+      let last: unknown;
+      for await (const c of g) last = onChunk(c.text, c.token);
+      await last;
       return await g.result;
     } finally {
       aborts.delete(id);
@@ -92,17 +92,24 @@ const api: DemoWorkerApi = {
         max_tokens: opts.maxTokens,
         temperature: opts.temperature,
         seed: opts.seed,
-        signal: ac.signal,
-      });
-      for await (const c of stream) {
-        const d = c.choices[0].delta.content;
-        if (d) {
-          text += d;
-          tokens++;
-          onDelta(d);
+      }, { signal: ac.signal });
+      let last: unknown;
+      try {
+        for await (const c of stream) {
+          const d = c.choices[0]?.delta.content;
+          if (d) {
+            text += d;
+            tokens++;
+            last = onDelta(d);
+          }
+          finishReason = c.choices[0]?.finish_reason ?? finishReason;
         }
-        finishReason = c.choices[0].finish_reason ?? finishReason;
+      } catch (e) {
+        // A stopped chat stream throws the AbortError (OpenAI style); the pane shows it as 'abort'.
+        if ((e as Error)?.name !== 'AbortError') throw e;
+        finishReason = 'abort';
       }
+      await last;
       return { text, finishReason, tokens };
     } finally {
       aborts.delete(id);
@@ -113,10 +120,10 @@ const api: DemoWorkerApi = {
     aborts.get(id)?.abort();
   },
 
-  setPolicy(policy: GpuPolicy) {
+  setPolicy(policy: Policy) {
     // The batch model reads its policy at the start of every step: a step in flight now (at most
     // lastStep + 1) keeps the old one, every step after it runs the new one.
-    const m = need().model as { policy?: GpuPolicy };
+    const m = need().model as { policy?: Policy };
     m.policy = policy;
     return lastStep;
   },

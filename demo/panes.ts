@@ -89,8 +89,12 @@ export class Pane {
     this.runBtn.disabled = !ok || this.running;
   }
 
+  private stopped = false;
+
   stop(): void {
-    this.current?.cancel();
+    if (!this.current) return;
+    this.stopped = true;
+    this.current.cancel();
   }
 
   /** Stream this pane's prompt; resolves with its result (errors are reported in the pane). */
@@ -101,7 +105,10 @@ export class Pane {
     let first = 0;
     let last = 0;
     const live = el('span', 'gen');
+    let finished = false;
     const onText = (t: string) => {
+      // Chunks travel on their own port and may arrive after the result: the result's text wins.
+      if (finished) return;
       const now = performance.now();
       if (!first) first = now;
       last = now;
@@ -116,6 +123,7 @@ export class Pane {
     this.stopBtn.disabled = false;
     this.runBtn.disabled = true;
     this.stats.textContent = 'queued';
+    this.stopped = false;
     try {
       if (mode === 'chat') {
         this.history.push({ role: 'user', content: prompt });
@@ -142,9 +150,17 @@ export class Pane {
       this.stats.dataset.finish = this.result.finishReason ?? '';
     } catch (e) {
       const msg = String((e as Error)?.message ?? e);
-      this.result = { prompt, mode, text, tokenCount: pieces, finishReason: null, tokensPerSecond: null, error: msg };
-      this.stats.textContent = `error: ${msg}`;
+      if (this.stopped) {
+        // chat completions reject when aborted (as OpenAI's client does): a stop, not a failure
+        if (mode === 'chat') this.history.push({ role: 'assistant', content: text });
+        this.result = { prompt, mode, text, tokenCount: pieces, finishReason: 'abort', tokensPerSecond: tps(pieces) };
+        this.stats.textContent = `${pieces} tokens · stopped · finish: abort`;
+      } else {
+        this.result = { prompt, mode, text, tokenCount: pieces, finishReason: null, tokensPerSecond: null, error: msg };
+        this.stats.textContent = `error: ${msg}`;
+      }
     } finally {
+      finished = true;
       this.current = null;
       this.root.classList.remove('busy');
       this.stopBtn.disabled = true;

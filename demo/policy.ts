@@ -1,12 +1,12 @@
 // The policy control: a kind and one budget knob, turned into the engine's serialisable policy.
-import type { GpuPolicy } from 'webmoe';
+import type { Policy } from 'webmoe';
 
 export interface PolicyKind {
   value: string;
   label: string;
   /** Knob label, range and default; absent for policies without a budget. */
   knob?: { label: string; min: number; max: (topK: number) => number; step: number; initial: (topK: number) => number; format: (v: number) => string };
-  make(v: number): GpuPolicy;
+  make(v: number): Policy;
 }
 
 export const POLICY_KINDS: PolicyKind[] = [

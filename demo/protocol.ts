@@ -1,5 +1,5 @@
 // What crosses between the demo page and its engine Worker (comlink; callbacks wrapped in proxies).
-import type { GenerateOutput, GpuPolicy, StepMetrics } from 'webmoe';
+import type { GenerateOutput, Policy, StepMetrics } from 'webmoe';
 
 export interface LoadRequest {
   /** Base URL of a Hugging Face model folder (config.json, *.safetensors, tokenizer.json). */
@@ -8,7 +8,7 @@ export interface LoadRequest {
   files?: { path: string; file: File }[];
   weightFormat?: 'f32' | 'f16' | 'int8' | 'int4';
   maxSequences?: number;
-  policy?: GpuPolicy;
+  policy?: Policy;
 }
 
 export interface LoadProgressEvent {
@@ -57,6 +57,6 @@ export interface DemoWorkerApi {
    * Routing policy from the next step on; the model stays loaded. Returns the last finished step:
    * the one after it may still run the old policy, all later ones run the new one.
    */
-  setPolicy(policy: GpuPolicy): number;
+  setPolicy(policy: Policy): number;
   onStep(cb: (m: StepMetrics) => void): void;
 }

@@ -51,7 +51,7 @@ export class SavingsCharts {
         height: 120,
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.15] }, ms: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.15] } },
+        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.15] }, ms: { range: (u) => [0, this.msCeiling(u.data[2] as (number | null)[]) * 1.15] } },
         axes: [
           { size: 24 },
           { label: 'tokens', size: 40, labelSize: 14 },
@@ -66,6 +66,13 @@ export class SavingsCharts {
       [[], [], []],
       batchEl,
     );
+  }
+
+  /** The first steps after a load include shader compilation: keep them from flattening the rest. */
+  private msCeiling(ms: (number | null)[]): number {
+    const xs = ms.filter((v): v is number => v !== null).sort((a, b) => a - b);
+    if (!xs.length) return 1;
+    return Math.max(1, Math.min(xs[xs.length - 1], 3 * xs[Math.floor(xs.length / 2)]));
   }
 
   /** Bytes of expert weights behind one unit of "mean distinct experts per layer". */

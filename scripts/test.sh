@@ -8,3 +8,5 @@ npx playwright test
 # the benchmark harness end to end on its smallest plan (times are not checked: benchmarks are not tests)
 bash scripts/with-gpu.sh npx tsx bench/run.ts --quick > bench-quick.log 2>&1 || { tail -n 40 bench-quick.log; exit 1; }
 tail -n 1 bench-quick.log
+# webmoe as a dependency: pack, install into a fresh Node folder and Vite app, run README's snippets.
+bash scripts/consumer-test.sh

@@ -12,10 +12,17 @@ struct Params { tokens: u32, n_heads: u32, n_kv_heads: u32, head_dim: u32,
                 scale: f32, window: u32, q_stride: u32, q_off: u32,
                 out_stride: u32, _p0: u32, _p1: u32, _p2: u32 }
 
+#if BLOCKED
+@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> k_cache: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> v_cache: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+#else
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k_cache: array<f32>;
 @group(0) @binding(2) var<storage, read> v_cache: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+#endif
 @group(0) @binding(4) var<storage, read> seq_ids: array<u32>;
 @group(0) @binding(5) var<storage, read> positions: array<u32>;
 @group(0) @binding(6) var<storage, read> seq_start: array<u32>;
@@ -25,6 +32,48 @@ override WG: u32 = 64u;
 const MAX_D: u32 = 256u;
 const NEG: f32 = -3.4e38;
 
+#if BLOCKED
+// Blocked variant (CPU emulators, src/kernels/variants.ts): one invocation per (token, head) walks its
+// keys one at a time with the online softmax, the output row in registers; no workgroup memory or
+// barriers. Needs head_dim, q_stride, q_off and out_stride multiples of 4 (everything read as vec4).
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let g = wg_linear(wid, nwg) * WG + lid;
+  let t = g / p.n_heads;
+  let h = g - t * p.n_heads;
+  if (t >= p.tokens) { return; }
+  let hd4 = p.head_dim / 4u;
+  let kvh = h / (p.n_heads / p.n_kv_heads);
+  let pos = positions[t];
+  let start = seq_start[seq_ids[t]];
+  var first = 0u;
+  if (p.window > 0u && pos + 1u > p.window) { first = pos + 1u - p.window; }
+  let count = pos + 1u - first;
+  let kv_row4 = p.n_kv_heads * hd4;
+  let kv_base4 = (start + first) * kv_row4 + kvh * hd4;
+  let qb4 = (t * p.q_stride + p.q_off + h * p.head_dim) / 4u;
+  var acc: array<vec4<f32>, MAX_D / 4u>;
+  for (var d = 0u; d < hd4; d++) { acc[d] = vec4<f32>(0.0); }
+  var m = NEG;
+  var l = 0.0;
+  for (var j = 0u; j < count; j++) {
+    let kb = kv_base4 + j * kv_row4;
+    var s4 = vec4<f32>(0.0);
+    for (var d = 0u; d < hd4; d++) { s4 += (q[qb4 + d] * p.scale) * k_cache[kb + d]; }
+    let sc = s4.x + s4.y + s4.z + s4.w;
+    let mn = max(m, sc);
+    let corr = exp(m - mn);
+    let pj = exp(sc - mn);
+    l = l * corr + pj;
+    for (var d = 0u; d < hd4; d++) { acc[d] = acc[d] * corr + pj * v_cache[kb + d]; }
+    m = mn;
+  }
+  let ob4 = (t * p.out_stride + h * p.head_dim) / 4u;
+  let inv = 1.0 / l;
+  for (var d = 0u; d < hd4; d++) { out[ob4 + d] = acc[d] * inv; }
+}
+#else
 var<workgroup> qs: array<f32, MAX_D>;
 var<workgroup> ps: array<f32, WG>;
 
@@ -92,3 +141,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (d < hd) { out[ob + d] = acc[c] * inv; }
   }
 }
+#endif

@@ -4,14 +4,15 @@
 // dequantized to f32; accumulation is in f32.
 // Defines: one of FMT_F32 / FMT_F16 / FMT_I8 / FMT_I4; SCALES (int formats); XV4 (K and x_off multiples
 // of 4: activations read as vec4); BLOCKED selects the register-blocked kernel (no workgroup memory, no
-// barriers; TT = 1 or 4 token rows x 4 channels per invocation), else PREFILL the tiled kernel, else the
-// decode kernel with TB token rows per pass, NR channels x KS K-lanes per workgroup. Which one is fastest
+// barriers; TT = 1, 4 or 8 token rows x 4 channels per invocation), else PREFILL the tiled kernel, else the
+// decode kernel with TB token rows per pass, NR channels x KS K-lanes per workgroup. SPLIT: the output
+// channels go to up to three buffers (fused projections). Which one is fastest
 // depends on the adapter (src/kernels/variants.ts).
 
 struct Params {
   t: u32, n: u32, k: u32, kpad: u32,
   x_off: u32, out_off: u32, flags: u32, group: u32,
-  tiles_n: u32, pad0: u32, pad1: u32, pad2: u32,
+  tiles_n: u32, split1: u32, split2: u32, pad2: u32,
 }
 
 #if XV4
@@ -40,6 +41,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 #if SCALES
 @group(0) @binding(5) var<storage, read> scales: array<f32>;
+#endif
+#if SPLIT
+// Fused projections (q|k|v, gate|up): channels [0, split1) go to y, [split1, split2) to y1, the rest to
+// y2, each a dense [T, width] matrix of its own.
+@group(0) @binding(6) var<storage, read_write> y1: array<f32>;
+@group(0) @binding(7) var<storage, read_write> y2: array<f32>;
 #endif
 
 const FLAG_BIAS: u32 = 1u;
@@ -100,11 +107,22 @@ fn load_x(row: u32, k0: u32) -> Blk {
 }
 
 fn store(row: u32, n: u32, v: f32) {
-  let idx = p.out_off + row * p.n + n;
   var r = v;
   if ((p.flags & FLAG_BIAS) != 0u) { r += bias[n]; }
+#if SPLIT
+  // no accumulate / out_off with split outputs (checked in src/kernels/matmul.ts)
+  if (n < p.split1) {
+    y[row * p.split1 + n] = r;
+  } else if (n < p.split2) {
+    y1[row * (p.split2 - p.split1) + n - p.split1] = r;
+  } else {
+    y2[row * (p.n - p.split2) + n - p.split2] = r;
+  }
+#else
+  let idx = p.out_off + row * p.n + n;
   if ((p.flags & FLAG_ACCUMULATE) != 0u) { r += y[idx]; }
   y[idx] = r;
+#endif
 }
 
 #if BLOCKED
@@ -125,39 +143,61 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let nl = p.n - 1u;
   let na = n0; let nb = min(n0 + 1u, nl); let nc = min(n0 + 2u, nl); let nd = min(n0 + 3u, nl);
   let kblocks = (p.k + 7u) / 8u;
-#if TT4
+#if TT8
   let tl = p.t - 1u;
-  let ra = t0; let rb = min(t0 + 1u, tl); let rc = min(t0 + 2u, tl); let rd = min(t0 + 3u, tl);
-  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+  let r0 = min(t0 + 0u, tl); let r1 = min(t0 + 1u, tl); let r2 = min(t0 + 2u, tl); let r3 = min(t0 + 3u, tl); let r4 = min(t0 + 4u, tl); let r5 = min(t0 + 5u, tl); let r6 = min(t0 + 6u, tl); let r7 = min(t0 + 7u, tl);
+  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0); var a4 = vec4<f32>(0.0); var a5 = vec4<f32>(0.0); var a6 = vec4<f32>(0.0); var a7 = vec4<f32>(0.0);
   for (var kb = 0u; kb < kblocks; kb++) {
     let w0 = load_w(na, kb); let w1 = load_w(nb, kb); let w2 = load_w(nc, kb); let w3 = load_w(nd, kb);
-    let x0 = load_x(ra, kb * 8u);
-    a0 += vec4<f32>(dot(x0.a, w0.a) + dot(x0.b, w0.b), dot(x0.a, w1.a) + dot(x0.b, w1.b),
-                    dot(x0.a, w2.a) + dot(x0.b, w2.b), dot(x0.a, w3.a) + dot(x0.b, w3.b));
-    let x1 = load_x(rb, kb * 8u);
-    a1 += vec4<f32>(dot(x1.a, w0.a) + dot(x1.b, w0.b), dot(x1.a, w1.a) + dot(x1.b, w1.b),
-                    dot(x1.a, w2.a) + dot(x1.b, w2.b), dot(x1.a, w3.a) + dot(x1.b, w3.b));
-    let x2 = load_x(rc, kb * 8u);
-    a2 += vec4<f32>(dot(x2.a, w0.a) + dot(x2.b, w0.b), dot(x2.a, w1.a) + dot(x2.b, w1.b),
-                    dot(x2.a, w2.a) + dot(x2.b, w2.b), dot(x2.a, w3.a) + dot(x2.b, w3.b));
-    let x3 = load_x(rd, kb * 8u);
-    a3 += vec4<f32>(dot(x3.a, w0.a) + dot(x3.b, w0.b), dot(x3.a, w1.a) + dot(x3.b, w1.b),
-                    dot(x3.a, w2.a) + dot(x3.b, w2.b), dot(x3.a, w3.a) + dot(x3.b, w3.b));
+    a0 += dot8x4(load_x(r0, kb * 8u), w0, w1, w2, w3);
+    a1 += dot8x4(load_x(r1, kb * 8u), w0, w1, w2, w3);
+    a2 += dot8x4(load_x(r2, kb * 8u), w0, w1, w2, w3);
+    a3 += dot8x4(load_x(r3, kb * 8u), w0, w1, w2, w3);
+    a4 += dot8x4(load_x(r4, kb * 8u), w0, w1, w2, w3);
+    a5 += dot8x4(load_x(r5, kb * 8u), w0, w1, w2, w3);
+    a6 += dot8x4(load_x(r6, kb * 8u), w0, w1, w2, w3);
+    a7 += dot8x4(load_x(r7, kb * 8u), w0, w1, w2, w3);
   }
   store_row4(t0, n0, a0);
   if (t0 + 1u < p.t) { store_row4(t0 + 1u, n0, a1); }
   if (t0 + 2u < p.t) { store_row4(t0 + 2u, n0, a2); }
   if (t0 + 3u < p.t) { store_row4(t0 + 3u, n0, a3); }
-#else
+  if (t0 + 4u < p.t) { store_row4(t0 + 4u, n0, a4); }
+  if (t0 + 5u < p.t) { store_row4(t0 + 5u, n0, a5); }
+  if (t0 + 6u < p.t) { store_row4(t0 + 6u, n0, a6); }
+  if (t0 + 7u < p.t) { store_row4(t0 + 7u, n0, a7); }
+#endif
+#if TT4
+  let tl = p.t - 1u;
+  let r0 = min(t0 + 0u, tl); let r1 = min(t0 + 1u, tl); let r2 = min(t0 + 2u, tl); let r3 = min(t0 + 3u, tl);
+  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+  for (var kb = 0u; kb < kblocks; kb++) {
+    let w0 = load_w(na, kb); let w1 = load_w(nb, kb); let w2 = load_w(nc, kb); let w3 = load_w(nd, kb);
+    a0 += dot8x4(load_x(r0, kb * 8u), w0, w1, w2, w3);
+    a1 += dot8x4(load_x(r1, kb * 8u), w0, w1, w2, w3);
+    a2 += dot8x4(load_x(r2, kb * 8u), w0, w1, w2, w3);
+    a3 += dot8x4(load_x(r3, kb * 8u), w0, w1, w2, w3);
+  }
+  store_row4(t0, n0, a0);
+  if (t0 + 1u < p.t) { store_row4(t0 + 1u, n0, a1); }
+  if (t0 + 2u < p.t) { store_row4(t0 + 2u, n0, a2); }
+  if (t0 + 3u < p.t) { store_row4(t0 + 3u, n0, a3); }
+#endif
+#if TT1
+  let r0 = t0;
   var a0 = vec4<f32>(0.0);
   for (var kb = 0u; kb < kblocks; kb++) {
     let w0 = load_w(na, kb); let w1 = load_w(nb, kb); let w2 = load_w(nc, kb); let w3 = load_w(nd, kb);
-    let x0 = load_x(t0, kb * 8u);
-    a0 += vec4<f32>(dot(x0.a, w0.a) + dot(x0.b, w0.b), dot(x0.a, w1.a) + dot(x0.b, w1.b),
-                    dot(x0.a, w2.a) + dot(x0.b, w2.b), dot(x0.a, w3.a) + dot(x0.b, w3.b));
+    a0 += dot8x4(load_x(r0, kb * 8u), w0, w1, w2, w3);
   }
   store_row4(t0, n0, a0);
 #endif
+}
+
+// Block x (8 k of one row) against the same 8 k of four channels.
+fn dot8x4(x: Blk, w0: Blk, w1: Blk, w2: Blk, w3: Blk) -> vec4<f32> {
+  return vec4<f32>(dot(x.a, w0.a) + dot(x.b, w0.b), dot(x.a, w1.a) + dot(x.b, w1.b),
+                   dot(x.a, w2.a) + dot(x.b, w2.b), dot(x.a, w3.a) + dot(x.b, w3.b));
 }
 
 // Channels n0..n0+3 of row `row` (those below N).

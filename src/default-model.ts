@@ -2,8 +2,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_MODEL_NAME } from './default-model-urls.ts';
 
-export const DEFAULT_MODEL_NAME = 'webmoe-tiny';
+export { DEFAULT_MODEL_NAME };
 
 export function defaultModelDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

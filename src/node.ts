@@ -1,41 +1,49 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // webmoe, Node entry: WebGPU through Dawn (npm `webgpu`), model folders from disk or URL, and the
 // embedded default model shipped in the package (models/webmoe-tiny).
 import { resolve } from 'node:path';
 import { defaultModelDir } from './default-model.ts';
 import { createNodeGpu, type NodeGpuOptions } from './gpu/node.ts';
-import type { Gpu } from './gpu/context.ts';
+import { gpuFromDevice, type Gpu } from './gpu/context.ts';
+import { installFsShaderLoader } from './gpu/wgsl-fs.ts';
 import { filesFromUrl, type CheckpointFiles } from './format/checkpoint.ts';
 import { filesFromNodeDir } from './format/source-node.ts';
-import { loadEngine, type EngineOptions } from './api/load.ts';
-import type { Engine } from './api/engine.ts';
+import { createEngineWith, type EngineOptions } from './api/load.ts';
+import type { LocalEngine } from './api/engine.ts';
+import { folderLocation } from './files/location.ts';
 
-/** A model folder path, an http(s) URL, or CheckpointFiles. */
+/** A model folder path, an http(s) URL, or CheckpointFiles; undefined = the embedded default model. */
 export function modelFiles(model: string | CheckpointFiles | undefined): CheckpointFiles {
   if (model === undefined) return filesFromNodeDir(defaultModelDir());
   if (typeof model !== 'string') return model;
-  if (/^https?:\/\//.test(model)) return filesFromUrl(model);
+  if (/^https?:\/\//.test(model)) {
+    const loc = folderLocation(model);
+    return filesFromUrl(loc.key, { name: loc.name });
+  }
   return filesFromNodeDir(resolve(model));
 }
 
 export interface CreateEngineOptions extends EngineOptions, NodeGpuOptions {
   /** Model folder or URL; default: the embedded webmoe-tiny. */
   model?: string | CheckpointFiles;
+  /** A GPUDevice the app already owns (from the `webgpu` package); webmoe does not destroy it. */
+  device?: GPUDevice;
+  /** @internal webmoe's own device wrapper, shared (tests and benchmarks count its buffers). */
   gpu?: Gpu;
 }
 
-export async function createEngine(opts: CreateEngineOptions = {}): Promise<Engine> {
+/** Load a model onto WebGPU (Dawn) in this process. */
+export async function createEngine(opts: CreateEngineOptions = {}): Promise<LocalEngine> {
   const files = modelFiles(opts.model);
-  const own = !opts.gpu;
-  const gpu = opts.gpu ?? (await createNodeGpu(opts));
-  try {
-    return await loadEngine(files, gpu, opts, own ? () => gpu.destroy() : undefined);
-  } catch (e) {
-    if (own) gpu.destroy();
-    throw e;
+  let gpu: Gpu | undefined = opts.gpu;
+  if (!gpu && opts.device) {
+    installFsShaderLoader();
+    gpu = gpuFromDevice(opts.device);
   }
+  return createEngineWith(files, { ...opts, name: opts.name ?? files.name, gpu }, () => createNodeGpu(opts));
 }
 
-export { createNodeGpu } from './gpu/node.ts';
-export { defaultModelDir, DEFAULT_MODEL_NAME } from './default-model.ts';
-export { fromNodeFile, filesFromNodeDir } from './format/source-node.ts';
-export * from './index.ts';
+export { defaultModelDir } from './default-model.ts';
+export { createNodeGpu, type NodeGpuOptions } from './gpu/node.ts';
+export { filesFromNodeDir, fromNodeFile } from './format/source-node.ts';
+export * from './public.ts';

@@ -41,8 +41,8 @@ export async function loadBenchModel(gpu: Gpu, src: ModelSource, o: { maxSeqs: n
   const bytesPerExpert = weightBytes(W.format, 2 * s.moeIntermediate, s.hidden, QUANT_GROUP) + weightBytes(W.format, s.hidden, s.moeIntermediate, QUANT_GROUP);
   let denseBytes = matBytes(W.lmHead);
   for (const L of W.layers) {
-    denseBytes += matBytes(L.q) + matBytes(L.k) + matBytes(L.v) + matBytes(L.o) + matBytes(L.router);
-    for (const f of [L.shared, L.dense]) if (f) denseBytes += matBytes(f.gate) + matBytes(f.up) + matBytes(f.down);
+    denseBytes += matBytes(L.qkv) + matBytes(L.o) + matBytes(L.router);
+    for (const f of [L.shared, L.dense]) if (f) denseBytes += matBytes(f.gateUp) + matBytes(f.down);
     if (L.shared) denseBytes += matBytes(L.shared.gate1);
   }
   const rand = seededRandom(1234);
@@ -68,7 +68,7 @@ export function stepFlops(m: BenchModel, T: number, R: number, pairs: number, at
   for (const L of m.model.weights.layers) {
     linear += 2 * T * H * (nh * hd + 2 * nkv * hd) + 2 * T * nh * hd * H;
     if (L.router) linear += 2 * T * H * E;
-    for (const f of [L.shared, L.dense]) if (f) linear += 2 * T * 3 * H * f.gate.n;
+    for (const f of [L.shared, L.dense]) if (f) linear += 2 * T * 3 * H * f.inter;
     if (L.shared) linear += 2 * T * H;
   }
   const moeLayers = s.layerKinds.filter((k) => k === 'moe').length;

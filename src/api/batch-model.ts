@@ -15,6 +15,10 @@ export class MoeBatchModel implements BatchModel {
     return this.model.maxContext;
   }
 
+  get vocabSize(): number {
+    return this.model.spec.vocabSize;
+  }
+
   get maxSequences(): number {
     return this.model.maxSeqs;
   }
@@ -27,13 +31,28 @@ export class MoeBatchModel implements BatchModel {
     this.model.freeSequence(seq);
   }
 
+  /**
+   * When a step fails because the device went away, WebGPU rejects the read-back with a bare
+   * AbortError, and device.lost may settle a moment later: wait briefly for it, so the error says why.
+   */
+  private async lostError(): Promise<Error | null> {
+    const gpu = this.model.gpu;
+    if (!gpu.isLost) await Promise.race([gpu.lost, new Promise((r) => setTimeout(r, 50))]);
+    return gpu.lostError();
+  }
+
   async step(items: StepItem[]): Promise<StepResult> {
     const sampled = items.some((it) => it.sampling.temperature > 0);
-    const r = await this.model.forward({
-      seqs: items.map((it) => ({ id: it.seq, tokens: it.tokens })),
-      logits: sampled ? 'last' : 'none',
-      policy: this.policy,
-    });
+    let r;
+    try {
+      r = await this.model.forward({
+        seqs: items.map((it) => ({ id: it.seq, tokens: it.tokens })),
+        logits: sampled ? 'last' : 'none',
+        policy: this.policy,
+      });
+    } catch (e) {
+      throw (await this.lostError()) ?? e;
+    }
     return {
       next: items.map((it, i) => {
         const { temperature, topP, u } = it.sampling;

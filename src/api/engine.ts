@@ -1,178 +1,180 @@
-// The public engine: text in, streamed text out, over the continuous-batching scheduler. The shape of
-// chat.completions.create follows OpenAI's streaming API so existing client code ports over.
-import type { LoadedTokenizer, ChatMessage } from '../format/tokenizer.ts';
-import { Scheduler, type FinishReason, type StepMetrics } from '../scheduler/scheduler.ts';
+// The in-thread engine: text in, streamed text out, over the continuous-batching scheduler.
+// WorkerEngine (src/worker/client.ts) offers the same `Engine` interface with this class in a Worker.
+import type { LoadedTokenizer } from '../format/tokenizer.ts';
+import { RequestStream, Scheduler, type CloseMode, type SchedulerOptions, type StepMetrics } from '../scheduler/scheduler.ts';
 import type { BatchModel } from '../scheduler/types.ts';
+import type { Gpu } from '../gpu/context.ts';
+import type { GpuDeviceLostError } from '../gpu/errors.ts';
+import { Channel } from '../scheduler/channel.ts';
+import { checkGenerateOptions, checkMessages, checkPrompt } from './validate.ts';
+import { ParameterError } from './errors.ts';
+import { chatCompletions } from './chat.ts';
+import { StopMatcher } from './stop.ts';
+import type { Engine, EngineInfo, GenerateChunk, GenerateOptions, GenerateOutput, GenerateStream, Prompt } from './types.ts';
 
-export interface GenerateOptions {
-  maxTokens?: number;
-  /** 0 (default) = greedy. */
-  temperature?: number;
-  topP?: number;
-  seed?: number;
-  signal?: AbortSignal;
-  /** Keep going past end-of-sequence tokens. */
-  ignoreEos?: boolean;
+export interface DisposeOptions {
+  /** 'cancel' (default): waiting requests end now and running ones at the next step (finishReason 'abort'); 'drain': let them finish. */
+  mode?: CloseMode;
 }
 
-export interface GenerateChunk {
-  /** Text that became complete with this token (may be '' inside a multi-byte character). */
-  text: string;
-  token: number;
+/** What the loader gives an engine besides the model: clean-up, device loss, and how to build it again. */
+export interface EngineHooks {
+  /** Releases the model's GPU buffers (and the device when the engine owns it). */
+  onDispose?: () => void;
+  /** Settles with the error when the GPU device is lost. */
+  lost?: Promise<GpuDeviceLostError>;
+  /** Loads the same model with the same options again, on `gpu` or on a new device. */
+  recreate?: (gpu?: Gpu) => Promise<LocalEngine>;
 }
 
-export interface GenerateOutput {
-  text: string;
-  tokens: number[];
-  finishReason: FinishReason;
-  promptTokens: number;
+export interface LocalEngineOptions extends Pick<SchedulerOptions, 'maxBatchTokens' | 'prefillChunk' | 'batchWindowMs'> {
+  /** The GPU adapter in words (EngineInfo.adapter). */
+  adapter?: string;
 }
 
-export interface GenerateStream extends AsyncIterable<GenerateChunk> {
-  /** The whole result once generation ends. */
-  readonly result: Promise<GenerateOutput>;
-}
-
-export interface ChatCompletionRequest {
-  messages: ChatMessage[];
-  stream?: boolean;
-  max_tokens?: number;
-  max_completion_tokens?: number;
-  temperature?: number;
-  top_p?: number;
-  seed?: number;
-  signal?: AbortSignal;
-}
-
-export interface ChatCompletionChunk {
-  id: string;
-  object: 'chat.completion.chunk';
-  created: number;
-  model: string;
-  choices: { index: 0; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null }[];
-}
-
-export interface ChatCompletion {
-  id: string;
-  object: 'chat.completion';
-  created: number;
-  model: string;
-  choices: { index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason }[];
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-}
-
-let nextId = 0;
-
-export class Engine {
+export class LocalEngine implements Engine {
   readonly scheduler: Scheduler;
-  readonly chat = {
-    completions: {
-      create: ((req: ChatCompletionRequest) => this.chatCompletion(req)) as {
-        (req: ChatCompletionRequest & { stream: true }): AsyncIterable<ChatCompletionChunk>;
-        (req: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
-      },
-    },
-  };
+  readonly info: EngineInfo;
+  readonly chat;
   private readonly stepListeners = new Set<(m: StepMetrics) => void>();
+  /**
+   * Settles (never rejects) with the error when the GPU device is lost while the engine is in use; every
+   * open stream has then ended with that error, the engine's buffers are released, and recreate() gives
+   * a working engine again.
+   */
+  readonly lost: Promise<GpuDeviceLostError>;
+  private disposing: Promise<void> | null = null;
 
   constructor(
     readonly model: BatchModel,
     readonly tokenizer: LoadedTokenizer,
-    readonly modelName: string,
-    opts: { maxBatchTokens?: number; prefillChunk?: number } = {},
-    private readonly onDispose?: () => void,
+    modelName: string,
+    opts: LocalEngineOptions = {},
+    private readonly hooks: EngineHooks = {},
   ) {
     this.scheduler = new Scheduler(model, { ...opts, onStep: (m) => this.stepListeners.forEach((l) => l(m)) });
+    this.info = {
+      model: modelName,
+      adapter: opts.adapter ?? 'unknown',
+      maxSequences: model.maxSequences,
+      maxContext: model.maxContext,
+      maxBatchTokens: opts.maxBatchTokens ?? 64,
+    };
+    this.chat = { completions: chatCompletions(this) };
+    this.lost = new Promise((resolve) => {
+      hooks.lost?.then((err) => {
+        if (this.disposing) return; // the engine's own dispose destroyed the device
+        this.scheduler.fail(err);
+        resolve(err);
+        void this.dispose();
+      });
+    });
   }
 
-  /** Metrics per batched step (batch size, distinct experts per layer, time). Returns an unsubscribe. */
+  /** @deprecated use info.model */
+  get modelName(): string {
+    return this.info.model;
+  }
+
+  /** Whether dispose() was called (or the device was lost): every new request is refused. */
+  get disposed(): boolean {
+    return this.disposing !== null;
+  }
+
   onStep(listener: (m: StepMetrics) => void): () => void {
     this.stepListeners.add(listener);
     return () => this.stepListeners.delete(listener);
   }
 
-  /** Stream a continuation of `prompt` (text, or token ids). Concurrent calls are batched together. */
-  generate(prompt: string | { ids: number[] }, opts: GenerateOptions = {}): GenerateStream {
-    const ids = typeof prompt === 'string' ? this.encodePrompt(prompt) : prompt.ids;
-    const stream = this.scheduler.submit({
-      prompt: ids,
-      maxTokens: opts.maxTokens ?? 64,
-      temperature: opts.temperature,
-      topP: opts.topP,
-      seed: opts.seed,
-      signal: opts.signal,
-      ignoreEos: opts.ignoreEos,
-    });
+  generate(prompt: Prompt, opts: GenerateOptions = {}): GenerateStream {
+    // Bad arguments reject the returned stream (never throw here), like every other failure.
+    let stream: RequestStream;
+    let stops: StopMatcher;
+    // Stop strings end the request from here, so the scheduler sees one combined signal.
+    const stopper = new AbortController();
+    try {
+      const o = checkGenerateOptions(opts);
+      stops = new StopMatcher(o.stop ?? []);
+      const signal = o.signal ? AbortSignal.any([o.signal, stopper.signal]) : stopper.signal;
+      stream = this.scheduler.submit({
+        prompt: this.encode(prompt),
+        maxTokens: o.maxTokens ?? 64,
+        temperature: o.temperature,
+        topP: o.topP,
+        seed: o.seed,
+        signal,
+        ignoreEos: o.ignoreEos,
+        stopTokenIds: o.stopTokenIds,
+      });
+    } catch (e) {
+      stream = RequestStream.failed(e);
+      stops = new StopMatcher([]);
+    }
     const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+    const out = new Channel<GenerateChunk>();
     let text = '';
-    const chunks = (async function* () {
-      for await (const token of stream) {
-        const t = decoder.push(token);
-        text += t;
-        yield { text: t, token };
-      }
-      const rest = decoder.flush();
-      if (rest) {
-        text += rest;
-        yield { text: rest, token: -1 };
+    // One pump consumes the scheduler's stream whether or not the caller iterates, so `result`
+    // alone (non-streaming use) sees the same stop-string handling as the chunks.
+    const result = (async (): Promise<GenerateOutput> => {
+      try {
+        for await (const token of stream) {
+          if (stops.done) continue;
+          const t = stops.push(decoder.push(token));
+          text += t;
+          out.push({ text: t, token });
+          if (stops.done) stopper.abort();
+        }
+        const rest = stops.push(decoder.flush()) + stops.flush();
+        if (rest) {
+          text += rest;
+          out.push({ text: rest, token: -1 });
+        }
+        const r = await stream.result;
+        out.close();
+        return { text, tokens: r.tokens, finishReason: stops.done ? 'stop' : r.finishReason, promptTokens: r.promptTokens };
+      } catch (e) {
+        out.close(e);
+        throw e;
       }
     })();
-    const tokenizer = this.tokenizer;
-    const result = stream.result.then((r) => ({
-      text: tokenizer.decode(r.tokens, { skipSpecialTokens: true }),
-      tokens: r.tokens,
-      finishReason: r.finishReason,
-      promptTokens: r.promptTokens,
-    }));
     result.catch(() => {});
-    return { [Symbol.asyncIterator]: () => chunks[Symbol.asyncIterator](), result };
+    return { [Symbol.asyncIterator]: () => out[Symbol.asyncIterator](), result };
   }
 
-  private encodePrompt(text: string): number[] {
-    const ids = this.tokenizer.encode(text, { addSpecialTokens: true });
+  private encode(prompt: Prompt): number[] {
+    if (typeof prompt === 'object' && prompt !== null && 'messages' in prompt) {
+      const text = this.tokenizer.applyChatTemplate(checkMessages(prompt.messages), { addGenerationPrompt: true });
+      return this.tokenizer.encode(text, { addSpecialTokens: false });
+    }
+    const p = checkPrompt(prompt);
+    if (typeof p !== 'string') return p.ids;
+    const ids = this.tokenizer.encode(p, { addSpecialTokens: true });
     const bos = this.tokenizer.bosTokenId;
     // Models trained with a document separator as bos expect it first; never duplicate it.
     return bos !== null && ids[0] !== bos ? [bos, ...ids] : ids;
   }
 
-  private chatCompletion(req: ChatCompletionRequest): AsyncIterable<ChatCompletionChunk> | Promise<ChatCompletion> {
-    const prompt = this.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true });
-    const ids = this.tokenizer.encode(prompt, { addSpecialTokens: false });
-    const gen = this.generate(
-      { ids },
-      {
-        maxTokens: req.max_completion_tokens ?? req.max_tokens ?? 128,
-        temperature: req.temperature ?? 1,
-        topP: req.top_p ?? 1,
-        seed: req.seed,
-        signal: req.signal,
-      },
-    );
-    const id = `chatcmpl-webmoe-${Date.now().toString(36)}-${nextId++}`;
-    const created = Math.floor(Date.now() / 1000);
-    const model = this.modelName;
-    if (req.stream) {
-      return (async function* () {
-        yield { id, object: 'chat.completion.chunk' as const, created, model, choices: [{ index: 0 as const, delta: { role: 'assistant' as const }, finish_reason: null }] };
-        for await (const c of gen) {
-          if (c.text) yield { id, object: 'chat.completion.chunk' as const, created, model, choices: [{ index: 0 as const, delta: { content: c.text }, finish_reason: null }] };
-        }
-        const r = await gen.result;
-        yield { id, object: 'chat.completion.chunk' as const, created, model, choices: [{ index: 0 as const, delta: {}, finish_reason: r.finishReason }] };
-      })();
+  /**
+   * Refuse new work (an EngineDisposedError), cancel or drain the open requests, then release every GPU
+   * buffer the engine made (and the device, when the engine created it). Calling it again returns the
+   * same promise.
+   */
+  dispose(opts: DisposeOptions = {}): Promise<void> {
+    const mode = opts?.mode ?? 'cancel';
+    if (mode !== 'cancel' && mode !== 'drain') {
+      return Promise.reject(new ParameterError('mode', `webmoe: dispose mode must be 'cancel' or 'drain', got ${JSON.stringify(mode)}`));
     }
-    return gen.result.then((r) => ({
-      id,
-      object: 'chat.completion' as const,
-      created,
-      model,
-      choices: [{ index: 0 as const, message: { role: 'assistant' as const, content: r.text }, finish_reason: r.finishReason }],
-      usage: { prompt_tokens: r.promptTokens, completion_tokens: r.tokens.length, total_tokens: r.promptTokens + r.tokens.length },
-    }));
+    this.disposing ??= this.scheduler.close(mode).then(() => this.hooks.onDispose?.());
+    return this.disposing;
   }
 
-  async dispose(): Promise<void> {
-    await this.scheduler.idle();
-    this.onDispose?.();
+  /**
+   * A new engine with the same model and options: on `opts.gpu`, or on a new device (after the device
+   * was lost, for example). This engine is disposed first.
+   */
+  async recreate(opts: { gpu?: Gpu } = {}): Promise<LocalEngine> {
+    if (!this.hooks.recreate) throw new Error('webmoe: this engine was constructed directly, not loaded; it cannot recreate itself');
+    await this.dispose();
+    return this.hooks.recreate(opts.gpu);
   }
 }

@@ -17,9 +17,10 @@ import type { MoeModelSpec } from '../models/spec.ts';
 import { createNodeGpu } from '../gpu/node.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import type { WeightFormat } from '../kernels/matmul.ts';
-import type { GpuPolicy } from '../kernels/moe_router.ts';
+import type { Policy } from '../api/policy.ts';
 import { evalChunks, nllOfTargets } from './eval.ts';
 import { defaultModelDir } from '../default-model.ts';
+import { checkMaxTokens, checkSeed, checkTemperature, checkTopP } from '../api/validate.ts';
 
 /** The embedded default model, next to the package (src/cli or dist/cli -> ../../models). */
 
@@ -47,7 +48,7 @@ function num(s: string | undefined, dflt: number, what: string, min = -Infinity)
 }
 
 /** --policy: baseline | reduced_topk:K | xshare:FRACTION (of the baseline's distinct experts) | alloc_t:K */
-export function parsePolicy(s: string | undefined): GpuPolicy {
+export function parsePolicy(s: string | undefined): Policy {
   if (s === undefined || s === 'baseline') return { kind: 'baseline' };
   const [kind, arg] = s.split(':');
   const v = Number(arg);
@@ -147,10 +148,11 @@ export async function main(argv: string[]): Promise<number> {
 
   if (cmd === 'generate') {
     if ((o.prompt === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --prompt TEXT or --ids 1,2,3');
-    const maxTokens = num(o['max-tokens'], 32, '--max-tokens', 1);
-    const temperature = num(o.temperature, 0, '--temperature', 0);
-    const topP = num(o['top-p'], 1, '--top-p', 0);
-    const seed = num(o.seed, 0, '--seed');
+    // the library's own parameter rules (src/api/validate.ts), under the flags' names
+    const maxTokens = checkMaxTokens(num(o['max-tokens'], 32, '--max-tokens', 1), '--max-tokens')!;
+    const temperature = checkTemperature(num(o.temperature, 0, '--temperature', 0), '--temperature')!;
+    const topP = checkTopP(num(o['top-p'], 1, '--top-p', 0), '--top-p')!;
+    const seed = checkSeed(num(o.seed, 0, '--seed'), '--seed')!;
     const tok = await tryTokenizer(dir, o.prompt !== undefined);
     const prompt = o.prompt !== undefined ? tok!.encode(o.prompt) : parseIds(o.ids);
     if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');

@@ -7,6 +7,8 @@ import { FormatError } from './errors.ts';
 import {
   fromBlob,
   fromUrl,
+  htmlNotFound,
+  isHtmlResponse,
   readSafetensorsHeader,
   readTensorBytes as readBytes,
   readTensorF32 as readF32,
@@ -39,14 +41,31 @@ export function checkRelPath(rel: string, file: string): string {
   return rel;
 }
 
+export interface UrlFilesOptions {
+  fetch?: FetchLike;
+  headers?: Record<string, string>;
+  maxUnrangedBytes?: number;
+  blobFallback?: boolean;
+  name?: string;
+}
+
 /** Files relative to a base URL (e.g. `https://huggingface.co/org/model/resolve/main/`). */
-export function filesFromUrl(baseUrl: string, options: { fetch?: FetchLike; headers?: Record<string, string>; maxUnrangedBytes?: number } = {}): CheckpointFiles {
+export function filesFromUrl(baseUrl: string, options: UrlFilesOptions = {}): CheckpointFiles {
   const base = baseUrl.endsWith('/') ? baseUrl : baseUrl + '/';
+  return filesAtUrls(options.name ?? base, (rel) => new URL(checkRelPath(rel, base), base).toString(), options);
+}
+
+/** Files each at its own URL (`urlOf` gives null for a file the model does not have): bundled assets. */
+export function filesAtUrls(name: string, urlOf: (rel: string) => string | null, options: UrlFilesOptions = {}): CheckpointFiles {
   const doFetch: FetchLike = options.fetch ?? ((u, i) => globalThis.fetch(u, i));
-  const resolve = (rel: string) => new URL(checkRelPath(rel, base), base).toString();
+  const resolve = (rel: string) => {
+    const url = urlOf(rel);
+    if (url === null) throw new FormatError('NOT_FOUND', rel, `not a file of ${name}`);
+    return url;
+  };
   return {
-    name: base,
-    open(rel) {
+    name,
+    async open(rel) {
       return fromUrl(resolve(rel), { ...options, name: rel });
     },
     async readText(rel) {
@@ -59,6 +78,10 @@ export function filesFromUrl(baseUrl: string, options: { fetch?: FetchLike; head
       }
       if (res.status === 404 || res.status === 410) throw new FormatError('NOT_FOUND', rel, `HTTP ${res.status} for ${url}`);
       if (!res.ok) throw new FormatError('HTTP', rel, `HTTP ${res.status} for ${url}`);
+      if (isHtmlResponse(res, rel)) {
+        await res.body?.cancel().catch(() => undefined);
+        throw htmlNotFound(rel, url);
+      }
       return res.text();
     },
   };
@@ -154,7 +177,7 @@ export async function openCheckpoint(files: CheckpointFiles, options: OpenCheckp
       src = await files.open(rel);
     } catch (e) {
       if (e instanceof FormatError && e.code === 'NOT_FOUND') {
-        throw new FormatError('NOT_FOUND', referencedBy, `shard '${rel}' does not exist in ${files.name}`, undefined, { cause: e });
+        throw new FormatError('NOT_FOUND', referencedBy, `shard '${rel}' does not exist in ${files.name} (${e.message})`, undefined, { cause: e });
       }
       throw e;
     }
@@ -208,7 +231,8 @@ export async function openCheckpoint(files: CheckpointFiles, options: OpenCheckp
         for (const [t, info] of header.tensors) tensors.set(t, { file: SINGLE_FILE, source: src, info });
       } catch (e) {
         if (e instanceof FormatError && e.code === 'NOT_FOUND' && e.file === files.name) {
-          throw new FormatError('NOT_FOUND', files.name, `neither ${INDEX_FILE} nor ${SINGLE_FILE} found`, undefined, { cause: e });
+          // The cause says how the server answered (404, an index.html fallback page, ...).
+          throw new FormatError('NOT_FOUND', files.name, `neither ${INDEX_FILE} nor ${SINGLE_FILE} found (${e.message})`, undefined, { cause: e });
         }
         throw e;
       }

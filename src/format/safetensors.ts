@@ -3,7 +3,8 @@
  *
  * Layout: u64 little-endian header length N, N bytes of UTF-8 JSON, then the data area [8+N, size).
  * Checks (each failure is a FormatError naming the file and tensor):
- *  - 2 <= N <= min(MAX_HEADER_BYTES, size-8), checked before anything is allocated;
+ *  - 1 <= N <= min(MAX_HEADER_BYTES, size-8), checked before anything is allocated (a 1-byte header
+ *    then fails the UTF-8 / JSON checks, as in the reference Rust implementation);
  *  - header is valid UTF-8 (fatal decoder) and a JSON object; optional `__metadata__` string->string map;
  *  - every entry has a known dtype, a shape of non-negative safe integers, data_offsets [begin, end]
  *    with begin <= end, and prod(shape) * dtypeSize == end - begin (overflow-guarded);
@@ -113,6 +114,20 @@ export interface UrlSourceOptions {
   maxUnrangedBytes?: number;
   /** Display name; defaults to the last path segment of the URL. */
   name?: string;
+  /**
+   * If the server ignores Range on a larger body, read it as one Blob instead of failing (browsers
+   * keep large Blobs on disk; in Node a Blob is memory, so this stays off there).
+   */
+  blobFallback?: boolean;
+}
+
+/** An HTML page where a model file was asked for: a server's index.html fallback for unknown paths. */
+export function isHtmlResponse(res: Response, rel: string): boolean {
+  return /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '') && !/\.html?$/i.test(rel);
+}
+
+export function htmlNotFound(name: string, url: string): FormatError {
+  return new FormatError('NOT_FOUND', name, `${url} answered with an HTML page, not the file (the server's index.html fallback for a missing file?)`);
 }
 
 function urlName(url: string): string {
@@ -152,6 +167,10 @@ export async function fromUrl(url: string, options: UrlSourceOptions = {}): Prom
   };
 
   const first = await get('bytes=0-0');
+  if (first.ok && isHtmlResponse(first, name)) {
+    await discard(first);
+    throw htmlNotFound(name, url);
+  }
   let size: number;
   if (first.status === 206 || first.status === 416) {
     const cr = first.headers.get('content-range');
@@ -165,6 +184,7 @@ export async function fromUrl(url: string, options: UrlSourceOptions = {}): Prom
   } else if (first.status === 200) {
     const cl = first.headers.get('content-length');
     const declared = cl !== null && /^\d+$/.test(cl.trim()) ? Number(cl) : NaN;
+    if (!(declared <= maxUnranged) && options.blobFallback) return fromBlob(await first.blob(), name);
     if (!(declared <= maxUnranged)) {
       await discard(first);
       const what = Number.isFinite(declared) ? `${declared} bytes` : 'unknown size';
@@ -249,7 +269,7 @@ export async function readSafetensorsHeader(src: ByteSource, options: ReadHeader
   const size = src.size;
   const maxHeader = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
   if (!Number.isSafeInteger(size) || size < 0) throw new FormatError('IO', file, `invalid file size ${size}`);
-  if (size < 8 + 2) throw new FormatError('HEADER_LENGTH', file, `file is ${size} bytes, too small for a safetensors header (at least 10)`);
+  if (size < 8 + 1) throw new FormatError('HEADER_LENGTH', file, `file is ${size} bytes, too small for a safetensors header (at least 9)`);
   const lenBytes = await readExact(src, 0, 8);
   const lenView = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8);
   const lo = lenView.getUint32(0, true);
@@ -257,9 +277,9 @@ export async function readSafetensorsHeader(src: ByteSource, options: ReadHeader
   const limit = Math.min(maxHeader, size - 8);
   // hi > 0 means N >= 2^32, far beyond any allowed cap.
   const n = hi === 0 ? lo : Number.POSITIVE_INFINITY;
-  if (n < 2 || n > limit) {
+  if (n < 1 || n > limit) {
     const shown = hi === 0 ? String(lo) : (BigInt(hi) * 2n ** 32n + BigInt(lo)).toString();
-    throw new FormatError('HEADER_LENGTH', file, `header length ${shown} is out of range: expected 2..${limit} (file is ${size} bytes, cap ${maxHeader})`);
+    throw new FormatError('HEADER_LENGTH', file, `header length ${shown} is out of range: expected 1..${limit} (file is ${size} bytes, cap ${maxHeader})`);
   }
   const headerBytes = await readExact(src, 8, n);
   let text: string;

@@ -83,10 +83,29 @@ function pickTemplate(cfg: Record<string, unknown>, name: string, file: string):
   throw new FormatError('TOKENIZER', file, `chat_template must be a string or a list of {name, template}`);
 }
 
+/** Every id the file declares (added tokens, the vocabulary) is a non-negative integer: encode returns them as they are. */
+function checkTokenIds(tj: Record<string, unknown>, file: string): void {
+  const isId = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const added = tj.added_tokens ?? [];
+  if (!Array.isArray(added)) throw new FormatError('TOKENIZER', file, `added_tokens must be an array`);
+  added.forEach((t, i) => {
+    if (!isObj(t) || !isId(t.id) || typeof t.content !== 'string') {
+      throw new FormatError('TOKENIZER', file, `added_tokens[${i}] must be {id: non-negative integer, content: string}`);
+    }
+  });
+  const vocab = (tj.model as Record<string, unknown>).vocab;
+  if (isObj(vocab)) {
+    for (const [tok, id] of Object.entries(vocab)) {
+      if (!isId(id)) throw new FormatError('TOKENIZER', file, `model.vocab[${JSON.stringify(tok).slice(0, 40)}] must be a non-negative integer id`);
+    }
+  }
+}
+
 /** Builds the tokenizer from already-parsed JSON objects. */
 export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown = {}, generationConfig: unknown = null, file = 'tokenizer.json'): LoadedTokenizer {
   if (!isObj(tokenizerJson) || !isObj(tokenizerJson.model)) throw new FormatError('TOKENIZER', file, `expected a tokenizer.json object with a 'model'`);
   if (!isObj(tokenizerConfig)) throw new FormatError('TOKENIZER', 'tokenizer_config.json', `expected a JSON object`);
+  checkTokenIds(tokenizerJson, file);
   const cfg = tokenizerConfig;
   let inner: Tokenizer;
   try {
@@ -122,9 +141,17 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
     }
     return t;
   };
+  // A template that does not parse is a load error, not a surprise at the first chat request.
+  if (defaultTemplate !== null) compile(defaultTemplate);
 
-  const decode = (ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}) =>
-    ids.length === 0 ? '' : inner.decode(Array.from(ids), { skip_special_tokens: options.skipSpecialTokens ?? false });
+  const decode = (ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string => {
+    if (ids.length === 0) return '';
+    try {
+      return inner.decode(Array.from(ids), { skip_special_tokens: options.skipSpecialTokens ?? false });
+    } catch (e) {
+      throw new FormatError('TOKENIZER', file, `cannot decode ${ids.length} token ids: ${(e as Error)?.message ?? e}`, undefined, { cause: e });
+    }
+  };
 
   return {
     inner,
@@ -135,7 +162,17 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
     padTokenId,
     chatTemplate: defaultTemplate,
     encode(text, options = {}) {
-      return inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+      // Some tokenizer files build but cannot encode every text (a WordLevel unk_token missing from its
+      // vocabulary gives undefined ids): a typed error here, never bad ids downstream.
+      let ids: number[];
+      try {
+        ids = inner.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+      } catch (e) {
+        throw new FormatError('TOKENIZER', file, `cannot encode the text: ${(e as Error)?.message ?? e}`, undefined, { cause: e });
+      }
+      const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0);
+      if (bad >= 0) throw new FormatError('TOKENIZER', file, `encoding gave token id ${String(ids[bad])} at position ${bad} (the text has a piece with no id and no usable unk_token)`);
+      return ids;
     },
     decode,
     tokenToId: (t) => inner.token_to_id(t),

@@ -110,10 +110,52 @@ export class Gpu {
       `${a.isFallbackAdapter ? ' (software)' : ''} [${f.join(', ') || 'no optional features'}]`;
   }
 
-  destroy(): void {
+  private readonly singletons = new Map<string, GPUBuffer>();
+
+  /** A small buffer shared by every kernel on this device under `key` (made once; freed by releaseCaches). */
+  shared(key: string, make: () => GPUBuffer): GPUBuffer {
+    let b = this.singletons.get(key);
+    if (!b) this.singletons.set(key, (b = make()));
+    return b;
+  }
+
+  /**
+   * Destroy every cached buffer (uniforms, scratch pool, shared singletons): called when an engine is
+   * disposed so a shared device is left with nothing of it. Safe between steps: encoding never spans an
+   * await, and later users of this Gpu simply make new ones.
+   */
+  releaseCaches(): void {
+    for (const b of this.uniforms.values()) b.destroy();
+    this.uniforms.clear();
+    for (const b of this.singletons.values()) b.destroy();
+    this.singletons.clear();
     this.buffers.clear();
+  }
+
+  destroy(): void {
+    this.releaseCaches();
     this.device.destroy();
   }
+}
+
+/** Wrap a device the app already owns (shared with its renderer); webmoe never destroys it. */
+export function gpuFromDevice(device: GPUDevice): Gpu {
+  if (!device || typeof (device as GPUDevice).createBuffer !== 'function' || !(device as GPUDevice).queue) {
+    throw new TypeError('webmoe: `device` must be a GPUDevice (from adapter.requestDevice())');
+  }
+  const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo ?? ({} as GPUAdapterInfo);
+  const summary: GpuAdapterSummary = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    isFallbackAdapter: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+  };
+  return new Gpu(device, summary, {
+    f16: device.features.has('shader-f16'),
+    subgroups: device.features.has('subgroups'),
+    timestamp: device.features.has('timestamp-query'),
+  });
 }
 
 /** Request an adapter and a device with the adapter's real limits and the optional features it has. */

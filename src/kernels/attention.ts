@@ -6,6 +6,7 @@
 // Per batch (T tokens, any mix of sequences): seqIds u32 [T], positions u32 [T]; seqStart u32 [nSeqs].
 import type { Gpu } from '../gpu/context.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
+import { kernelStyle, type KernelStyle } from './variants.ts';
 
 /** Token -> (sequence, position) metadata shared by encodeKvWrite and encodeAttention (and RoPE's positions). */
 export interface BatchMeta {
@@ -63,6 +64,8 @@ export interface AttentionArgs extends BatchMeta {
   qStride?: number;
   qOffset?: number;
   outStride?: number;
+  /** Force a variant (tests); default: the device's kernel style where the shapes allow it. */
+  style?: KernelStyle;
 }
 
 export const ATTENTION_MAX_HEAD_DIM = 256;
@@ -79,6 +82,12 @@ export function encodeAttention(gpu: Gpu, pass: GPUComputePassEncoder, a: Attent
     a.tokens, a.nHeads, a.nKvHeads, a.headDim, a.scale, a.window ?? 0, a.qStride ?? row, a.qOffset ?? 0,
     a.outStride ?? row, 0, 0, 0,
   ], new Set([4]));
-  dispatch(gpu, pass, { shader: 'attention', constants: { WG: 64 } },
-    [a.q, a.kCache, a.vCache, a.out, a.seqIds, a.positions, a.seqStart, params], grid1d(gpu, a.tokens * a.nHeads));
+  const bindings = [a.q, a.kCache, a.vCache, a.out, a.seqIds, a.positions, a.seqStart, params];
+  // the blocked variant reads everything as vec4
+  const v4 = [a.headDim, a.qStride ?? row, a.qOffset ?? 0, a.outStride ?? row].every((n) => n % 4 === 0);
+  if ((a.style ?? kernelStyle(gpu)) === 'blocked' && v4) {
+    dispatch(gpu, pass, { shader: 'attention', defines: { BLOCKED: true }, constants: { WG: 16 } }, bindings, grid1d(gpu, Math.ceil((a.tokens * a.nHeads) / 16)));
+  } else {
+    dispatch(gpu, pass, { shader: 'attention', constants: { WG: 64 } }, bindings, grid1d(gpu, a.tokens * a.nHeads));
+  }
 }

@@ -3,7 +3,7 @@
 // kernel (weights read once for all rows), larger T the tiled prefill kernel.
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
-import { dispatch, grid1d } from '../gpu/dispatch.ts';
+import { grid1d } from '../gpu/dispatch.ts';
 import type { PipelineSpec } from '../gpu/pipelines.ts';
 import { kernelStyle } from './variants.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from '../quant/pack.ts';
@@ -33,8 +33,13 @@ export interface MatmulArgs {
   w: MatmulWeight;
   /** Optional f32 bias [n]. */
   bias?: GPUBuffer;
-  /** Output [t, n] f32 (from element outOffset). */
+  /** Output [t, n] f32 (from element outOffset); with `split`, the first part [t, split[0].n]. */
   out: GPUBuffer;
+  /**
+   * Fused projections: W's channels after the first part go to these buffers in order, each a dense
+   * [t, n] matrix (e.g. q into `out`, then k and v). At most two; no accumulate or outOffset.
+   */
+  split?: { out: GPUBuffer; n: number }[];
   t: number;
   /** out += x W^T (+ bias) instead of out = ... (residual adds). */
   accumulate?: boolean;
@@ -57,14 +62,9 @@ const DECODE_KS = 16;
 const PREFILL_BT = 32;
 const PREFILL_BN = 32;
 
-const dummies = new WeakMap<Gpu, GPUBuffer>();
-function dummyBuffer(gpu: Gpu): GPUBuffer {
-  let b = dummies.get(gpu);
-  if (!b) {
-    b = createStorage(gpu.device, 16, 'matmul-no-bias');
-    dummies.set(gpu, b);
-  }
-  return b;
+/** A 16-byte stand-in for an unused binding (one per label: a read-only and a writable use must differ); freed with the Gpu's caches. */
+function dummyBuffer(gpu: Gpu, label = 'matmul-no-bias'): GPUBuffer {
+  return gpu.shared(label, () => createStorage(gpu.device, 16, label));
 }
 
 /** Token rows per pass of the decode kernel for `t` rows (a few sizes, to bound pipeline variants). */
@@ -89,12 +89,18 @@ export function matmulVariant(gpu: Gpu, t: number): MatmulVariant {
   return t <= DECODE_MAX_T ? 'decode' : 'prefill';
 }
 
-/** Token rows per invocation of the blocked kernel (1 or 4). */
-export const blockedRows = (t: number): number => (t >= 4 ? 4 : 1);
+/** Token rows per invocation of the blocked kernel (1, 4 or 8). */
+export const blockedRows = (t: number): number => (t >= 8 ? BLOCKED_MAX_ROWS : t >= 4 ? 4 : 1);
+let BLOCKED_MAX_ROWS = 8;
+/** Benchmarks: cap the blocked kernel's rows per invocation (4 or 8). */
+export function setBlockedMaxRows(n: 4 | 8): void {
+  BLOCKED_MAX_ROWS = n;
+}
 
 /** Pipeline spec for a weight format and variant (exported for warm-up / inspection); tb = rows per pass or invocation. */
-export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1, xVec4 = false): PipelineSpec {
+export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1, xVec4 = false, split = false): PipelineSpec {
   const defines: Record<string, string | number | boolean> = {
+    SPLIT: split,
     XV4: xVec4,
     FMT_F32: format === 'f32',
     FMT_F16: format === 'f16',
@@ -104,7 +110,7 @@ export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1,
     PREFILL: variant === 'prefill',
     BLOCKED: variant === 'blocked',
   };
-  if (variant === 'blocked') Object.assign(defines, { TT: tb, TT4: tb === 4 });
+  if (variant === 'blocked') Object.assign(defines, { TT: tb, TT1: tb === 1, TT4: tb === 4, TT8: tb === 8 });
   if (variant === 'decode') Object.assign(defines, { TB: tb, NR: DECODE_NR, KS: DECODE_KS });
   return { shader: 'matmul', defines };
 }
@@ -119,17 +125,37 @@ export function encodeMatmul(gpu: Gpu, pass: GPUComputePassEncoder, a: MatmulArg
   const variant = a.variant ?? matmulVariant(gpu, t);
   const tilesN = Math.ceil(w.n / PREFILL_BN);
   const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
-  const params = gpu.uniform([t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, 0, 0, 0]);
+  const parts = a.split ?? [];
+  if (parts.length > 2) throw new Error('webmoe: matmul split writes at most three outputs');
+  const rest = parts.reduce((n, q) => n + q.n, 0);
+  if (parts.length && (a.accumulate || a.outOffset || rest >= w.n || parts.some((q) => q.n <= 0))) {
+    throw new Error(`webmoe: matmul split needs positive part widths below N=${w.n} and no accumulate / outOffset`);
+  }
+  // channel boundaries of the parts: [0, split1) -> out, [split1, split2) -> split[0], the rest -> split[1]
+  const split1 = w.n - rest;
+  const split2 = parts.length === 2 ? split1 + parts[0].n : w.n;
+  const params = gpu.uniform([t, w.n, w.k, kPad, a.xOffset ?? 0, a.outOffset ?? 0, flags, group, tilesN, split1, split2, 0]);
   const xVec4 = w.k % 4 === 0 && (a.xOffset ?? 0) % 4 === 0;
-  const bindings: GPUBuffer[] = [a.x, w.data, a.out, params, a.bias ?? dummyBuffer(gpu)];
-  if (quant) bindings.push(w.scales!);
+  // binding numbers as in shaders/matmul.wgsl: 5 only with scales, 6 and 7 only with split outputs
+  const entries: [number, GPUBuffer][] = [[0, a.x], [1, w.data], [2, a.out], [3, params], [4, a.bias ?? dummyBuffer(gpu)]];
+  if (quant) entries.push([5, w.scales!]);
+  if (parts.length) entries.push([6, parts[0].out], [7, parts[1]?.out ?? dummyBuffer(gpu, 'matmul-no-part')]);
+  const split = parts.length > 0;
+  const run = (spec: PipelineSpec, groups: [number, number, number]) => {
+    const pipeline = gpu.pipelines.get(spec);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, gpu.device.createBindGroup({
+      label: 'matmul', layout: pipeline.getBindGroupLayout(0), entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+    }));
+    pass.dispatchWorkgroups(...groups);
+  };
   if (variant === 'blocked') {
     const tt = blockedRows(t);
-    dispatch(gpu, pass, matmulSpec(w.format, 'blocked', tt, xVec4), bindings, grid1d(gpu, Math.ceil((Math.ceil(w.n / 4) * Math.ceil(t / tt)) / 64)));
+    run(matmulSpec(w.format, 'blocked', tt, xVec4, split), grid1d(gpu, Math.ceil((Math.ceil(w.n / 4) * Math.ceil(t / tt)) / 64)));
   } else if (variant === 'decode') {
-    dispatch(gpu, pass, matmulSpec(w.format, 'decode', decodeTileRows(t), xVec4), bindings, grid1d(gpu, Math.ceil(w.n / DECODE_NR)));
+    run(matmulSpec(w.format, 'decode', decodeTileRows(t), xVec4, split), grid1d(gpu, Math.ceil(w.n / DECODE_NR)));
   } else {
-    dispatch(gpu, pass, matmulSpec(w.format, 'prefill', 1, xVec4), bindings, grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));
+    run(matmulSpec(w.format, 'prefill', 1, xVec4, split), grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));
   }
 }
 

@@ -2,6 +2,7 @@
 // (see shaders/argmax.wgsl, shaders/sample.wgsl; exact semantics in src/reference/sampling.ts).
 import type { Gpu } from '../gpu/context.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
+import { kernelStyle, type KernelStyle } from './variants.ts';
 
 export interface ArgmaxArgs {
   /** f32 [rows, vocab]. */
@@ -10,12 +11,19 @@ export interface ArgmaxArgs {
   out: GPUBuffer;
   rows: number;
   vocab: number;
+  /** Force a variant (tests); default: the device's kernel style. */
+  style?: KernelStyle;
 }
 
 /** out[r] = argmax(logits[r, :]), ties -> lowest index. */
 export function encodeArgmax(gpu: Gpu, pass: GPUComputePassEncoder, a: ArgmaxArgs): void {
   const params = gpu.uniform([a.rows, a.vocab, 0, 0]);
-  dispatch(gpu, pass, { shader: 'argmax', constants: { WG: 256 } }, [a.logits, a.out, params], grid1d(gpu, a.rows));
+  if ((a.style ?? kernelStyle(gpu)) === 'blocked') {
+    dispatch(gpu, pass, { shader: 'argmax', defines: { BLOCKED: true, V4: a.vocab % 4 === 0 }, constants: { WG: 4 } },
+      [a.logits, a.out, params], grid1d(gpu, Math.ceil(a.rows / 4)));
+  } else {
+    dispatch(gpu, pass, { shader: 'argmax', constants: { WG: 256 } }, [a.logits, a.out, params], grid1d(gpu, a.rows));
+  }
 }
 
 export interface SampleParams {

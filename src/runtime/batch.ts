@@ -1,5 +1,6 @@
 // Flattening one forward step's batch: the sequences' new tokens become token rows with their KV-cache
 // sequence and position, plus the rows that get logits. Pure (no GPU), so the checks are tested alone.
+import { StepItemError } from '../scheduler/types.ts';
 
 export interface ForwardSequence {
   /** From createSequence(); its cache grows by tokens.length. */
@@ -37,16 +38,24 @@ export function flattenBatch(seqs: readonly ForwardSequence[], mode: LogitRows, 
   const rows: number[] = [];
   const rowsPerSeq: number[] = [];
   const seen = new Set<number>();
-  for (const q of seqs) {
-    if (seen.has(q.id)) throw new Error(`webmoe: sequence ${q.id} appears twice in one step`);
+  // A problem of one sequence names its index (StepItemError), so the scheduler fails it alone and
+  // runs the others.
+  seqs.forEach((q, qi) => {
+    const bad = (msg: string) => new StepItemError(msg, [qi]);
+    if (seen.has(q.id)) throw bad(`webmoe: sequence ${q.id} appears twice in one step`);
     seen.add(q.id);
-    if (q.tokens.length === 0) throw new Error(`webmoe: sequence ${q.id} has no tokens in this step`);
-    const start = lim.lengthOf(q.id);
+    if (q.tokens.length === 0) throw bad(`webmoe: sequence ${q.id} has no tokens in this step`);
+    let start: number;
+    try {
+      start = lim.lengthOf(q.id);
+    } catch (e) {
+      throw bad((e as Error).message);
+    }
     if (start + q.tokens.length > lim.maxContext) {
-      throw new Error(`webmoe: sequence ${q.id} would hold ${start + q.tokens.length} tokens, more than maxContext ${lim.maxContext}`);
+      throw bad(`webmoe: sequence ${q.id} would hold ${start + q.tokens.length} tokens, more than maxContext ${lim.maxContext}`);
     }
     q.tokens.forEach((tok, i) => {
-      if (!Number.isInteger(tok) || tok < 0 || tok >= lim.vocabSize) throw new Error(`webmoe: token id ${tok} out of range [0, ${lim.vocabSize})`);
+      if (!Number.isInteger(tok) || tok < 0 || tok >= lim.vocabSize) throw bad(`webmoe: token id ${tok} out of range [0, ${lim.vocabSize})`);
       if (mode === 'all') rows.push(ids.length);
       ids.push(tok);
       seqIds.push(q.id);
@@ -54,7 +63,7 @@ export function flattenBatch(seqs: readonly ForwardSequence[], mode: LogitRows, 
     });
     if (mode !== 'all') rows.push(ids.length - 1);
     rowsPerSeq.push(mode === 'all' ? q.tokens.length : 1);
-  }
+  });
   if (ids.length > lim.maxBatchTokens) throw new Error(`webmoe: step has ${ids.length} tokens, more than maxBatchTokens ${lim.maxBatchTokens}`);
   return {
     ids: Uint32Array.from(ids),

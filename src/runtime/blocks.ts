@@ -36,12 +36,11 @@ function addResidual(c: StepContext, y: GPUBuffer): void {
   encodeAdd(c.gpu, c.pass, { x: c.s.x, y, n: c.T * c.spec.hidden, scale: c.spec.residualMultiplier });
 }
 
-/** out (+)= down(silu(gate h) * up h). */
+/** out (+)= down(silu(gate h) * up h); gate and up in one matmul. */
 function encodeSwiglu(c: StepContext, f: GpuFfn, out: GPUBuffer, accumulate = false): void {
   const { s } = c;
-  mm(c, s.h, f.gate, s.f1);
-  mm(c, s.h, f.up, s.f2);
-  encodeSiluMul(c.gpu, c.pass, { gate: s.f1, up: s.f2, out: s.f3, tokens: c.T, inter: f.gate.n });
+  encodeMatmul(c.gpu, c.pass, { x: s.h, w: f.gateUp, out: s.f1, t: c.T, split: [{ out: s.f2, n: f.inter }] });
+  encodeSiluMul(c.gpu, c.pass, { gate: s.f1, up: s.f2, out: s.f3, tokens: c.T, inter: f.inter });
   mm(c, s.f3, f.down, out, undefined, accumulate);
 }
 
@@ -62,9 +61,8 @@ export function encodeAttentionBlock(c: StepContext, L: GpuLayer, a: AttentionIn
   const { gpu, pass, spec, s, T } = c;
   const { heads: nh, kvHeads: nkv, headDim: hd, eps } = spec;
   encodeRmsNorm(gpu, pass, { x: s.x, weight: L.attnNorm, out: s.h, rows: T, dim: spec.hidden, eps });
-  mm(c, s.h, L.q, s.q, L.qBias);
-  mm(c, s.h, L.k, s.k, L.kBias);
-  mm(c, s.h, L.v, s.v, L.vBias);
+  // q, k, v in one matmul
+  encodeMatmul(gpu, pass, { x: s.h, w: L.qkv, out: s.q, t: T, bias: L.qkvBias, split: [{ out: s.k, n: nkv * hd }, { out: s.v, n: nkv * hd }] });
   let q = s.q;
   let k = s.k;
   if (spec.qkNorm !== 'none') {

@@ -16,6 +16,8 @@ import type { WeightFormat } from '../quant/pack.ts';
 import { createMoeWorkspace, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import type { GpuPolicy } from '../kernels/moe_router.ts';
 import type { RopeState } from '../kernels/rope.ts';
+import { setKernelStyle, type KernelStyle } from '../kernels/variants.ts';
+import { measureKernelStyle } from '../kernels/tune.ts';
 import { formatBytes, planWeights, uploadWeights, weightLimits, type GpuWeights } from './weights.ts';
 import { KvCache } from './kv_cache.ts';
 import { flattenBatch, type ForwardSequence, type LogitRows } from './batch.ts';
@@ -48,6 +50,12 @@ export interface LoadOptions {
   memoryBudget?: number;
   /** Treat the device's storage-binding limit as this many bytes at most (tests exercise splitting with it). */
   maxBindingBytes?: number;
+  /**
+   * Kernel family for this device (src/kernels/variants.ts): 'auto' (default) follows the adapter
+   * (register-blocked kernels on CPU emulators, workgroup-memory kernels on GPUs), 'measure' times both
+   * once and keeps the faster, or force 'blocked' / 'lanes'.
+   */
+  kernels?: KernelStyle | 'auto' | 'measure';
 }
 
 export interface ForwardRequest {
@@ -128,6 +136,8 @@ export class MoeModel {
     if (opts.memoryBudget !== undefined && need > opts.memoryBudget) {
       throw new Error(`webmoe: the model needs ${formatBytes(need)} of GPU memory (weights ${formatBytes(plan.bytes)} as ${format}, KV cache ${formatBytes(2 * spec.layers * kvLayer)}), over the memory budget of ${formatBytes(opts.memoryBudget)}; try a smaller weight format, maxSeqs or maxContext`);
     }
+    if (opts.kernels === 'measure') await measureKernelStyle(gpu);
+    else if (opts.kernels) setKernelStyle(gpu, opts.kernels);
     const weights = await uploadWeights(gpu, ckpt, spec, format, plan, opts.onProgress);
     return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, maxSeqs, opts.policy ?? { kind: 'baseline' });
   }
@@ -189,9 +199,10 @@ export class MoeModel {
     dev.queue.submit([enc.finish()]);
     const err = await dev.popErrorScope();
     if (err) throw new Error(`webmoe: GPU validation error in the forward step: ${err.message.split('\n')[0]}`);
-    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
 
     await s.readback.mapAsync(1 /* GPUMapMode.READ */);
+    // Only a completed step grows the caches: a failed one leaves every sequence as it was (retryable).
+    for (const q of req.seqs) this.kv.advance(q.id, q.tokens.length);
     try {
       return decodeReadback(s.readback.getMappedRange(), batch.rowsPerSeq, spec, wantLogits);
     } finally {

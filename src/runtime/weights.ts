@@ -55,6 +55,12 @@ export function planWeights(spec: MoeModelSpec, format: WeightFormat, limits: We
   const vec = (r: WeightRef | undefined) => {
     if (r) bytes += Math.max(16, r.shape.reduce((a, b) => a * b, 1) * 4);
   };
+  // matrices uploaded as one (rows stacked): the stack must fit one binding
+  const fused = (what: string, rs: WeightRef[]) => {
+    const need = weightBytes(format, rs.reduce((n, r) => n + r.shape[0], 0), rs[0].shape[1], QUANT_GROUP);
+    if (need > limit) throw over(`tensor ${what}`, need, format);
+    bytes += need;
+  };
   const H = spec.hidden;
   const I = spec.moeIntermediate;
   const E = spec.numExperts;
@@ -72,14 +78,15 @@ export function planWeights(spec: MoeModelSpec, format: WeightFormat, limits: We
   for (const r of spec.layerRefs) {
     vec(r.attnNorm);
     vec(r.mlpNorm);
-    for (const m of [r.q, r.k, r.v, r.o]) mat(m);
-    for (const b of [r.qBias, r.kBias, r.vBias, r.oBias, r.qNorm, r.kNorm]) vec(b);
+    fused(`'${r.q.tensor}' with k and v`, [r.q, r.k, r.v]);
+    mat(r.o);
+    if (r.qBias || r.kBias || r.vBias) bytes += (r.q.shape[0] + r.k.shape[0] + r.v.shape[0]) * 4;
+    for (const b of [r.oBias, r.qNorm, r.kNorm]) vec(b);
     mat(r.router, 'f32');
     if (r.experts) for (const [a, b] of expertChunks) bytes += weightBytes(format, (b - a) * 2 * I, H, QUANT_GROUP) + weightBytes(format, (b - a) * H, I, QUANT_GROUP);
     for (const f of [r.shared, r.dense]) {
       if (!f) continue;
-      mat(f.gate);
-      mat(f.up);
+      fused(`'${f.gate.tensor}' with up`, [f.gate, f.up]);
       mat(f.down);
     }
     mat(r.shared?.gate1, 'f32');
@@ -98,9 +105,11 @@ export function planWeights(spec: MoeModelSpec, format: WeightFormat, limits: We
   return { bytes, expertChunks };
 }
 
+/** A SwiGLU MLP: gate and up fused into one weight (gate rows, then up rows [2I, H]; one matmul with split outputs). */
 export interface GpuFfn {
-  gate: MatmulWeight;
-  up: MatmulWeight;
+  gateUp: MatmulWeight;
+  /** I (the gate/up width). */
+  inter: number;
   down: MatmulWeight;
 }
 
@@ -114,13 +123,11 @@ export interface GpuExperts {
 
 export interface GpuLayer {
   attnNorm: GPUBuffer;
-  q: MatmulWeight;
-  k: MatmulWeight;
-  v: MatmulWeight;
+  /** q, k and v fused: q rows, then k rows, then v rows [(nh + 2 nkv) hd, H] (one matmul with split outputs). */
+  qkv: MatmulWeight;
   o: MatmulWeight;
-  qBias?: GPUBuffer;
-  kBias?: GPUBuffer;
-  vBias?: GPUBuffer;
+  /** q|k|v biases concatenated (zeros for a projection without one). */
+  qkvBias?: GPUBuffer;
   oBias?: GPUBuffer;
   qNorm?: GPUBuffer;
   kNorm?: GPUBuffer;
@@ -175,9 +182,25 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
     bytes += w.bytes ?? 0;
     return w;
   };
+  // several matrices with the same input width as one weight, rows stacked in order (fused projections)
+  const matStack = async (rs: WeightRef[], label: string) => {
+    const parts: Float32Array[] = [];
+    for (const r of rs) parts.push(await rd(r));
+    const n = rs.reduce((a, r) => a + r.shape[0], 0);
+    const all = new Float32Array(n * rs[0].shape[1]);
+    let o = 0;
+    for (const x of parts) {
+      all.set(x, o);
+      o += x.length;
+    }
+    const w = uploadWeight(gpu, all, n, rs[0].shape[1], format, { group: QUANT_GROUP, label });
+    mats.push(w);
+    bytes += w.bytes ?? 0;
+    return w;
+  };
   const ffn = async (f: FfnRefs, label: string): Promise<GpuFfn> => ({
-    gate: await mat(f.gate, `${label}.gate`),
-    up: await mat(f.up, `${label}.up`),
+    gateUp: await matStack([f.gate, f.up], `${label}.gateUp`),
+    inter: f.gate.shape[0],
     down: await mat(f.down, `${label}.down`),
   });
   // Stack rows of several matrices with the same column count and pack them in the expert format.
@@ -209,15 +232,21 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
     const p = `layer${l}`;
     const g: GpuLayer = {
       attnNorm: await vec(r.attnNorm, `${p}.attnNorm`),
-      q: await mat(r.q, `${p}.q`),
-      k: await mat(r.k, `${p}.k`),
-      v: await mat(r.v, `${p}.v`),
+      qkv: await matStack([r.q, r.k, r.v], `${p}.qkv`),
       o: await mat(r.o, `${p}.o`),
       mlpNorm: await vec(r.mlpNorm, `${p}.mlpNorm`),
     };
-    if (r.qBias) g.qBias = await vec(r.qBias, `${p}.qBias`);
-    if (r.kBias) g.kBias = await vec(r.kBias, `${p}.kBias`);
-    if (r.vBias) g.vBias = await vec(r.vBias, `${p}.vBias`);
+    if (r.qBias || r.kBias || r.vBias) {
+      const nq = r.q.shape[0];
+      const nk = r.k.shape[0];
+      const b = new Float32Array(nq + nk + r.v.shape[0]);
+      if (r.qBias) b.set(await rd(r.qBias), 0);
+      if (r.kBias) b.set(await rd(r.kBias), nq);
+      if (r.vBias) b.set(await rd(r.vBias), nq + nk);
+      g.qkvBias = createStorage(gpu.device, b, `${p}.qkvBias`);
+      buffers.push(g.qkvBias);
+      bytes += g.qkvBias.size;
+    }
     if (r.oBias) g.oBias = await vec(r.oBias, `${p}.oBias`);
     if (r.qNorm) g.qNorm = await vec(r.qNorm, `${p}.qNorm`);
     if (r.kNorm) g.kNorm = await vec(r.kNorm, `${p}.kNorm`);

@@ -25,10 +25,24 @@ export interface StepResult {
 
 export interface BatchModel {
   readonly maxContext: number;
+  /** Token ids must be in [0, vocabSize): checked when a request is submitted. */
+  readonly vocabSize: number;
   /** How many sequences may hold a KV cache at once. */
   readonly maxSequences: number;
   readonly eosTokenIds: readonly number[];
   newSequence(): number;
   freeSequence(seq: number): void;
+  /**
+   * One batched step. A step that throws must leave every sequence as it was (the scheduler retries
+   * the others); throw StepItemError to name the items at fault.
+   */
   step(items: StepItem[]): Promise<StepResult>;
+}
+
+/** A step failed because of some of its items (indices into the step's items); the rest may be retried. */
+export class StepItemError extends Error {
+  override name = 'StepItemError';
+  constructor(message: string, readonly items: number[]) {
+    super(message);
+  }
 }

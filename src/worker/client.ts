@@ -1,17 +1,13 @@
-// Page side of the engine Worker: the same generate() streaming shape as Engine, over comlink.
-// comlink never settles a call whose worker is gone, so every call is raced against the worker's
-// death (an `error` / `messageerror` event, or terminate() through dispose): none can hang.
+// Page side of the engine Worker: the `Engine` interface over comlink. The model runs in the Worker,
+// so decoding never blocks the page. comlink never settles a call whose worker is gone, so every
+// call is raced against the worker's death (an `error` / `messageerror` event, or terminate()
+// through dispose): none can hang.
 import * as Comlink from 'comlink';
-import type { WorkerApi, WorkerLoadOptions, LoadProgress } from './protocol.ts';
-import type { GenerateChunk, GenerateOptions, GenerateOutput } from '../api/engine.ts';
-import type { StepMetrics } from '../scheduler/scheduler.ts';
+import type { WorkerApi, WorkerLoadOptions } from './protocol.ts';
+import type { Engine, EngineInfo, GenerateChunk, GenerateOptions, GenerateStream, LoadProgress, Prompt, StepMetrics } from '../api/types.ts';
+import { chatCompletions } from '../api/chat.ts';
 import { Channel } from '../scheduler/channel.ts';
 import { EngineDisposedError } from '../api/errors.ts';
-
-export interface WorkerGenerateStream extends AsyncIterable<GenerateChunk> {
-  readonly result: Promise<GenerateOutput>;
-  cancel(): void;
-}
 
 /** The engine Worker stopped (crashed, failed to load, or was terminated): every pending call rejects with this. */
 export class WorkerDiedError extends Error {
@@ -21,25 +17,30 @@ export class WorkerDiedError extends Error {
 /** What the client needs of a Worker (tests pass a stand-in). */
 export type WorkerLike = Comlink.Endpoint & { terminate(): void };
 
-export class WorkerEngine {
+export class WorkerEngine implements Engine {
+  readonly chat;
   private readonly api: Comlink.Remote<WorkerApi>;
   private nextId = 1;
+  private loaded: EngineInfo | null = null;
+  private readonly stepListeners = new Set<(m: StepMetrics) => void>();
   private dead: Error | null = null;
   private readonly pending = new Set<(e: Error) => void>();
 
+  /** Wraps a Worker that runs serveEngine(); call load() before anything else (createWorkerEngine does). */
   constructor(readonly worker: WorkerLike) {
     this.api = Comlink.wrap<WorkerApi>(worker);
+    this.chat = { completions: chatCompletions(this) };
     const died = (what: string) => (ev: Event) => {
       const msg = (ev as ErrorEvent).message;
-      this.die(new WorkerDiedError(`webmoe: the engine worker died (${what}${msg ? `: ${msg}` : ''}); create a new WorkerEngine`));
+      this.die(new WorkerDiedError(`webmoe: the engine worker died (${what}${msg ? `: ${msg}` : ''}); create a new engine`));
     };
     worker.addEventListener('error', died('error event'));
     worker.addEventListener('messageerror', died('a message could not be deserialised'));
   }
 
-  /** Start the engine worker shipped with webmoe (a module Worker). */
-  static create(): WorkerEngine {
-    return new WorkerEngine(new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module' }));
+  get info(): EngineInfo {
+    if (!this.loaded) throw new Error('webmoe: WorkerEngine.load() has not finished');
+    return this.loaded;
   }
 
   /** Whether the worker is gone (then every call rejects with the reason). */
@@ -68,34 +69,40 @@ export class WorkerEngine {
     });
   }
 
-  load(opts: WorkerLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<{ adapter: string; model: string }> {
-    return this.call(() => this.api.load(opts, onProgress ? Comlink.proxy(onProgress) : undefined));
+  async load(opts: WorkerLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<EngineInfo> {
+    const info = await this.call(() => this.api.load(opts, onProgress ? Comlink.proxy(onProgress) : undefined));
+    await this.call(() => this.api.onStep(Comlink.proxy((m: StepMetrics) => this.stepListeners.forEach((l) => l(m)))));
+    this.loaded = info;
+    return info;
   }
 
-  generate(prompt: string | { ids: number[] }, opts: GenerateOptions = {}): WorkerGenerateStream {
+  generate(prompt: Prompt, opts: GenerateOptions = {}): GenerateStream {
     const id = this.nextId++;
     const { signal, ...rest } = opts;
     const ch = new Channel<GenerateChunk>();
     const result = this.call(() => this.api.generate(id, prompt, rest, Comlink.proxy((c: GenerateChunk) => ch.push(c))));
     result.then(() => ch.close(), (e) => ch.close(e));
+    // After generate's message, so the Worker knows the id when the cancel arrives (one port, in order).
     const cancel = () => {
       if (!this.dead) this.api.cancel(id).catch(() => undefined);
     };
-    signal?.addEventListener('abort', cancel);
-    return { [Symbol.asyncIterator]: () => ch[Symbol.asyncIterator](), result, cancel };
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener('abort', cancel, { once: true });
+    return { [Symbol.asyncIterator]: () => ch[Symbol.asyncIterator](), result };
   }
 
-  onStep(cb: (m: StepMetrics) => void): Promise<void> {
-    return this.call(() => this.api.onStep(Comlink.proxy(cb)));
+  onStep(listener: (m: StepMetrics) => void): () => void {
+    this.stepListeners.add(listener);
+    return () => this.stepListeners.delete(listener);
   }
 
-  async dispose(): Promise<void> {
+  async dispose(opts?: { mode?: 'cancel' | 'drain' }): Promise<void> {
     if (this.dead) return;
     try {
-      await this.call(() => this.api.dispose());
+      await this.call(() => this.api.dispose(opts));
     } finally {
       this.api[Comlink.releaseProxy]();
-      this.die(new EngineDisposedError('webmoe: the worker engine is disposed; create a new WorkerEngine'));
+      this.die(new EngineDisposedError('webmoe: the worker engine is disposed; create a new engine'));
     }
   }
 }

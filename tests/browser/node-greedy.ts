@@ -10,7 +10,7 @@ import { defaultModelDir } from '../../src/default-model.ts';
 const [maxTokens, promptsJson] = process.argv.slice(2);
 const prompts = JSON.parse(promptsJson) as string[];
 const gpu = await createNodeGpu({ onNotice: () => {} });
-const engine = await loadEngine(filesFromNodeDir(defaultModelDir()), gpu, { maxSequences: prompts.length }, () => gpu.destroy());
+const engine = await loadEngine(filesFromNodeDir(defaultModelDir()), gpu, { maxSequences: prompts.length }, { onDispose: () => gpu.destroy() });
 try {
   const outs = await Promise.all(prompts.map((p) => engine.generate(p, { maxTokens: Number(maxTokens), temperature: 0 }).result));
   console.log(JSON.stringify(outs.map((o) => o.tokens)));

@@ -146,4 +146,16 @@ describe('webmoe on bad input: one error line, non-zero exit, fast', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^error: --ids/);
   });
+  it('sampling flags follow the library parameter rules (one error per bad value)', () => {
+    for (const [flag, v, re] of [
+      ['--top-p', '2', /^error: --top-p must be a number in \(0, 1\], got 2$/],
+      ['--max-tokens', '2.5', /^error: --max-tokens must be an integer >= 1, got 2.5$/],
+      ['--seed', '0.5', /^error: --seed must be an integer, got 0.5$/],
+    ] as const) {
+      const r = cli(['generate', '--model', base.dir, '--ids', '1', flag, v]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(re);
+    }
+  });
 });

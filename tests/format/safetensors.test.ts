@@ -46,10 +46,10 @@ describe('safetensors header', () => {
 
   it('exact messages for each error class', async () => {
     const cases: [Uint8Array, string, string][] = [
-      [new Uint8Array(5), 'HEADER_LENGTH', 'model.safetensors: file is 5 bytes, too small for a safetensors header (at least 10)'],
-      [raw('{}', 0, 0n), 'HEADER_LENGTH', 'model.safetensors: header length 0 is out of range: expected 2..2 (file is 10 bytes, cap 104857600)'],
-      [raw('{}', 0, 1n << 62n), 'HEADER_LENGTH', 'model.safetensors: header length 4611686018427387904 is out of range: expected 2..2 (file is 10 bytes, cap 104857600)'],
-      [raw('{}', 4, 7n), 'HEADER_LENGTH', 'model.safetensors: header length 7 is out of range: expected 2..6 (file is 14 bytes, cap 104857600)'],
+      [new Uint8Array(5), 'HEADER_LENGTH', 'model.safetensors: file is 5 bytes, too small for a safetensors header (at least 9)'],
+      [raw('{}', 0, 0n), 'HEADER_LENGTH', 'model.safetensors: header length 0 is out of range: expected 1..2 (file is 10 bytes, cap 104857600)'],
+      [raw('{}', 0, 1n << 62n), 'HEADER_LENGTH', 'model.safetensors: header length 4611686018427387904 is out of range: expected 1..2 (file is 10 bytes, cap 104857600)'],
+      [raw('{}', 4, 7n), 'HEADER_LENGTH', 'model.safetensors: header length 7 is out of range: expected 1..6 (file is 14 bytes, cap 104857600)'],
       [(() => { const b = raw('{"a":1}', 0); b[10] = 0xff; return b; })(), 'HEADER_ENCODING', 'model.safetensors: header (7 bytes) is not valid UTF-8'],
       [raw('[1,2]', 0), 'HEADER_JSON', "model.safetensors: header must be a JSON object starting with '{'"],
       [raw('{"a":', 0), 'HEADER_JSON', 'model.safetensors: header is not valid JSON'],

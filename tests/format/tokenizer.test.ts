@@ -91,6 +91,27 @@ describe('tokenizer files', () => {
     expect(err.code).toBe('NOT_FOUND');
     expect(err.file).toBe('tokenizer.json');
   });
+
+  it('malformed but buildable tokenizers: bad ids and bad templates are FormatErrors (found by the fuzzer)', () => {
+    const model = { type: 'WordLevel', vocab: { '[UNK]': 0, the: 1, whale: 2 }, unk_token: '[UNK]' };
+    const base = { version: '1.0', normalizer: null, post_processor: null, decoder: null, pre_tokenizer: { type: 'Whitespace' }, added_tokens: [], model };
+    // @huggingface/tokenizers' WordLevel gives undefined ids for words it does not know
+    const t = createTokenizer(base, {});
+    expect(t.encode('the whale')).toEqual([1, 2]);
+    expect(() => t.encode('the narwhal')).toThrow(/tokenizer\.json: encoding gave token id undefined at position 1/);
+    const bad = (tj: unknown, tc: unknown = {}) => {
+      try {
+        createTokenizer(tj, tc);
+      } catch (e) {
+        expect(e).toBeInstanceOf(FormatError);
+        return (e as Error).message;
+      }
+      throw new Error('expected a FormatError');
+    };
+    expect(bad({ ...base, added_tokens: [{ id: { x: 1 }, content: 'h' }] })).toMatch(/added_tokens\[0\] must be \{id: non-negative integer, content: string\}/);
+    expect(bad({ ...base, model: { ...model, vocab: { a: -1 } } })).toMatch(/model\.vocab\["a"\] must be a non-negative integer id/);
+    expect(bad(base, { chat_template: '{% for m in messages %}' })).toMatch(/^tokenizer_config\.json: chat_template does not parse/);
+  });
 });
 
 // Reference ids/strings computed by transformers (written by another engineer). Tolerant of the layout:

@@ -42,7 +42,7 @@ describe('device acquisition', () => {
     gpu.device.destroy();
     const info = await gpu.lost;
     expect(info.reason).toBe('destroyed');
-    expect(() => gpu.assertAlive()).toThrow(/device lost/);
+    expect(() => gpu.assertAlive()).toThrow(/GPU device was lost \(reason: destroyed/);
   });
 
   it('times passes with timestamp queries where available', async () => {

@@ -44,8 +44,9 @@ const cases: Case[] = [
 
 describe('attention + kv write vs reference', () => {
   const gpu = useGpu();
-  for (const c of cases) {
-    it(c.name, async () => {
+  // the blocked variant needs head dims that are multiples of 4; d2 runs the lanes kernel either way
+  for (const style of ['blocked', 'lanes'] as const) for (const c of cases) {
+    it(`${style}: ${c.name}`, async () => {
       const g = gpu();
       const { nHeads, nKvHeads, headDim, maxSlots } = c;
       const T = c.tokens.length;
@@ -74,7 +75,7 @@ describe('attention + kv write vs reference', () => {
       const ob = createStorage(g.device, T * nHeads * headDim * 4);
       await runPass(g, (pass) => {
         encodeKvWrite(g, pass, { ...meta, k: kb, v: vb, kCache: kc, vCache: vc, tokens: T, nKvHeads, headDim, maxSlots });
-        encodeAttention(g, pass, { ...meta, q: qb, kCache: kc, vCache: vc, out: ob, tokens: T, nHeads, nKvHeads, headDim, scale, window: c.window });
+        encodeAttention(g, pass, { ...meta, q: qb, kCache: kc, vCache: vc, out: ob, tokens: T, nHeads, nKvHeads, headDim, scale, window: c.window, style });
       });
       kvWriteRef(k, v, kCache, vCache, seqIds, positions, seqStart, nKvHeads, headDim);
       expect(new Float32Array(await readBuffer(g.device, kc, kCache.byteLength))).toEqual(kCache);

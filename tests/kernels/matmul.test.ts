@@ -98,6 +98,48 @@ describe('matmul kernel vs reference', () => {
     setKernelStyle(g, 'auto');
   });
 
+  // fused projections: one weight [sum n, k], channel ranges written to separate dense buffers
+  for (const variant of ['blocked', 'decode', 'prefill'] as const) {
+    for (const [format, t, widths] of [['f32', 1, [8, 6, 6]], ['int8', 5, [12, 9]], ['f16', 40, [5, 3, 7]], ['int4', 17, [16, 16, 4]]] as const) {
+      it(`split outputs ${variant} ${format} t=${t} widths ${widths.join('+')}`, async () => {
+        const g = gpu();
+        const k = 37;
+        const n = widths.reduce((a, b) => a + b, 0);
+        const x = randomArray(t * k, t + n);
+        const w = randomArray(n * k, n + 1);
+        const bias = randomArray(n, n + 2);
+        const wd = uploadWeight(g, w, n, k, format, { group: 32 });
+        const xb = createStorage(g.device, x);
+        const bb = createStorage(g.device, bias);
+        const outs = widths.map((m) => createStorage(g.device, new Float32Array(t * m).fill(-7)));
+        await runPass(g, (pass) => encodeMatmul(g, pass, {
+          x: xb, w: wd, bias: bb, out: outs[0], t, variant, split: widths.slice(1).map((m, i) => ({ out: outs[i + 1], n: m })),
+        }));
+        const ref = matmulRef(x, effectiveWeights(w, n, k, format, 32), t, n, k, bias);
+        let c0 = 0;
+        for (let p = 0; p < widths.length; p++) {
+          const m = widths[p];
+          const got = new Float32Array(await readBuffer(g.device, outs[p], t * m * 4));
+          const want = new Float32Array(t * m);
+          for (let r = 0; r < t; r++) for (let c = 0; c < m; c++) want[r * m + c] = ref[r * n + c0 + c];
+          expectClose(got, want, 2e-5 * Math.sqrt(k), 1e-4, `part ${p}`);
+          c0 += m;
+        }
+        destroyWeight(wd);
+        for (const b of [xb, bb, ...outs]) b.destroy();
+      });
+    }
+  }
+
+  it('split outputs reject accumulate and bad widths', () => {
+    const g = gpu();
+    const b = createStorage(g.device, 64);
+    const w = { format: 'f32' as const, data: b, n: 4, k: 8 };
+    expect(() => runPassSync(g, { x: b, out: b, t: 1, w, split: [{ out: b, n: 4 }] })).toThrow(/split/);
+    expect(() => runPassSync(g, { x: b, out: b, t: 1, w, accumulate: true, split: [{ out: b, n: 1 }] })).toThrow(/split/);
+    b.destroy();
+  });
+
   it('blocked: rows and channels not multiples of 4, accumulate with offsets', async () => {
     for (const t of [2, 5, 7]) await check(gpu(), { format: 'f32', t, n: 6, k: 13, bias: true, variant: 'blocked' });
     await check(gpu(), { format: 'int4', t: 6, n: 3, k: 64, accumulate: true, xOffset: 5, outOffset: 3, variant: 'blocked' });

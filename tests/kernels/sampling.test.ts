@@ -5,6 +5,7 @@ import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
 import { runPass } from '../../src/gpu/dispatch.ts';
 import { encodeArgmax, encodeSample, packSampleParams, type SampleParams } from '../../src/kernels/sampling.ts';
 import { argmaxRef, sampleRef } from '../../src/reference/sampling.ts';
+import type { KernelStyle } from '../../src/kernels/variants.ts';
 
 describe('reference sampling semantics', () => {
   it('greedy, top_p tiny and top_k 1 give argmax; ties -> lowest index', () => {
@@ -21,10 +22,10 @@ describe('reference sampling semantics', () => {
   });
 });
 
-async function gpuArgmax(g: ReturnType<ReturnType<typeof useGpu>>, x: Float32Array, rows: number, vocab: number): Promise<Uint32Array> {
+async function gpuArgmax(g: ReturnType<ReturnType<typeof useGpu>>, x: Float32Array, rows: number, vocab: number, style?: KernelStyle): Promise<Uint32Array> {
   const lb = createStorage(g.device, x);
   const ob = createStorage(g.device, rows * 4);
-  await runPass(g, (pass) => encodeArgmax(g, pass, { logits: lb, out: ob, rows, vocab }));
+  await runPass(g, (pass) => encodeArgmax(g, pass, { logits: lb, out: ob, rows, vocab, style }));
   return new Uint32Array(await readBuffer(g.device, ob, rows * 4));
 }
 
@@ -37,20 +38,21 @@ async function gpuSample(g: ReturnType<ReturnType<typeof useGpu>>, x: Float32Arr
   return new Uint32Array(await readBuffer(g.device, ob, rows * 4));
 }
 
-describe('argmax kernel vs reference', () => {
+describe.each(['blocked', 'lanes'] as const)('argmax kernel vs reference (%s)', (style) => {
   const gpu = useGpu();
   const cases: [number, number, number][] = [
     [1, 1, 1],
     [3, 7, 1],
     [4, 1000, 10],
     [2, 1023, 1e30],
+    [9, 64, 1], // several blocked workgroups
     [1, 151936, 20], // Qwen vocab
   ];
   for (const [rows, vocab, scale] of cases) {
     it(`rows=${rows} vocab=${vocab} scale=${scale}`, async () => {
       const g = gpu();
       const x = randomArray(rows * vocab, rows + vocab, scale);
-      const got = await gpuArgmax(g, x, rows, vocab);
+      const got = await gpuArgmax(g, x, rows, vocab, style);
       expect(Array.from(got)).toEqual(Array.from({ length: rows }, (_, r) => argmaxRef(x, vocab, r)));
     });
   }
@@ -62,8 +64,14 @@ describe('argmax kernel vs reference', () => {
     x.fill(-Infinity, vocab, 2 * vocab); // row 1: all -inf -> 0
     x[2 * vocab + 599] = -Infinity; // row 2: all -1 except one -inf -> 0
     x.fill(-Infinity, 3 * vocab, 4 * vocab); x[3 * vocab + 257] = -3e38; // row 3
-    const got = await gpuArgmax(g, x, 4, vocab);
+    const got = await gpuArgmax(g, x, 4, vocab, style);
     expect(Array.from(got)).toEqual([300, 0, 0, 257]);
+    // ties across the four interleaved maxima of the blocked kernel (indices 5 and 2 mod 4) and odd vocab
+    const y = new Float32Array(2 * 12).fill(0);
+    y[5] = 2; y[6] = 2; y[9] = 2;
+    y[12 + 7] = 1; y[12 + 3] = 1;
+    expect(Array.from(await gpuArgmax(g, y, 2, 12, style))).toEqual([5, 3]);
+    expect(Array.from(await gpuArgmax(g, y.subarray(0, 22), 2, 11, style))).toEqual([5, 4]);
   });
 });
 

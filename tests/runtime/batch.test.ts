@@ -1,6 +1,7 @@
 // The step's batch flattening and checks, without a GPU.
 import { describe, expect, it } from 'vitest';
 import { flattenBatch, type BatchLimits } from '../../src/runtime/batch.ts';
+import { StepItemError } from '../../src/scheduler/types.ts';
 
 const lengths = new Map([[0, 0], [1, 5], [2, 3]]);
 const lim: BatchLimits = {
@@ -47,5 +48,18 @@ describe('flattenBatch', () => {
     expect(() => flattenBatch([{ id: 0, tokens: [1.5] }], 'last', lim)).toThrow('token id 1.5 out of range');
     expect(() => flattenBatch([{ id: 9, tokens: [1] }], 'last', lim)).toThrow('unknown sequence 9');
     expect(() => flattenBatch([{ id: 0, tokens: [1, 2, 3, 4] }, { id: 2, tokens: [1, 2, 3] }], 'last', lim)).toThrow('step has 7 tokens, more than maxBatchTokens 6');
+  });
+
+  it('a problem of one sequence names its index in the step (StepItemError), so the scheduler fails it alone', () => {
+    const err = (() => {
+      try {
+        flattenBatch([{ id: 0, tokens: [1] }, { id: 2, tokens: [100] }, { id: 1, tokens: [3] }], 'last', lim);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(StepItemError);
+    expect((err as StepItemError).items).toEqual([1]);
+    expect(() => flattenBatch([{ id: 0, tokens: [1] }, { id: 9, tokens: [1] }], 'last', lim)).toThrow(StepItemError);
   });
 });

@@ -1,60 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
-import type { BatchModel, StepItem, StepResult } from '../../src/scheduler/types.ts';
+import { FakeModel, collect } from '../helpers/fake-model.ts';
 
-/** A fake model: the next token is (sum of the sequence's tokens so far) mod 50, eos = 7. */
-class FakeModel implements BatchModel {
-  readonly maxContext = 64;
-  readonly eosTokenIds = [7];
-  readonly steps: StepItem[][] = [];
-  private next = 0;
-  readonly live = new Map<number, number[]>();
-  failNext = false;
-  constructor(readonly maxSequences = 4) {}
-  newSequence(): number {
-    const id = this.next++;
-    this.live.set(id, []);
-    return id;
-  }
-  freeSequence(seq: number): void {
-    expect(this.live.has(seq)).toBe(true);
-    this.live.delete(seq);
-  }
-  async step(items: StepItem[]): Promise<StepResult> {
-    expect(items.length).toBeLessThanOrEqual(this.maxSequences);
-    this.steps.push(items);
-    await new Promise((r) => setTimeout(r, 1));
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('device lost');
-    }
-    return {
-      next: items.map((it) => {
-        const toks = this.live.get(it.seq)!;
-        toks.push(...it.tokens);
-        return toks.reduce((a, b) => a + b, 0) % 50;
-      }),
-    };
-  }
-}
-
-function alone(prompt: number[], n: number): number[] {
-  const toks = [...prompt];
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = toks.reduce((a, b) => a + b, 0) % 50;
-    if (t === 7) break;
-    out.push(t);
-    toks.push(t);
-  }
-  return out;
-}
-
-async function collect(s: AsyncIterable<number>): Promise<number[]> {
-  const out: number[] = [];
-  for await (const t of s) out.push(t);
-  return out;
-}
+const alone = (prompt: number[], n: number) => new FakeModel().alone(prompt, n);
 
 describe('scheduler (continuous batching) with a fake model', () => {
   it('batched requests produce what each would alone, streaming token by token', async () => {
@@ -86,12 +34,20 @@ describe('scheduler (continuous batching) with a fake model', () => {
   });
 
   it('admits at most maxSequences at once and serves waiting requests in order', async () => {
-    const m = new FakeModel(2);
+    const m = new FakeModel({ maxSequences: 2 });
     const s = new Scheduler(m);
     const streams = [1, 2, 3, 4, 5].map((p) => s.submit({ prompt: [p], maxTokens: 3, ignoreEos: true }));
     const res = await Promise.all(streams.map((st) => st.result));
     expect(res.every((r) => r.tokens.length === 3)).toBe(true);
     expect(Math.max(...m.steps.map((st) => st.length))).toBe(2);
+  });
+
+  it('requests submitted in the same tick share the first step', async () => {
+    const m = new FakeModel();
+    const s = new Scheduler(m);
+    const streams = [1, 2, 3].map((p) => s.submit({ prompt: [p, p], maxTokens: 2, ignoreEos: true }));
+    await Promise.all(streams.map((st) => st.result));
+    expect(m.steps[0].map((it) => it.tokens)).toEqual([[1, 1], [2, 2], [3, 3]]);
   });
 
   it('cancels with AbortSignal and frees the sequence', async () => {
@@ -115,7 +71,7 @@ describe('scheduler (continuous batching) with a fake model', () => {
     const s = new Scheduler(m);
     await expect(s.submit({ prompt: [], maxTokens: 3 }).result).rejects.toThrow(/empty/);
     await expect(s.submit({ prompt: new Array(64).fill(1), maxTokens: 3 }).result).rejects.toThrow(/context/);
-    m.failNext = true;
+    m.failNext = new Error('device lost');
     const bad = s.submit({ prompt: [1, 1], maxTokens: 5, ignoreEos: true });
     await expect(collect(bad)).rejects.toThrow(/device lost/);
     expect(m.live.size).toBe(0);

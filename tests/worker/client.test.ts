@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 import { WorkerEngine, WorkerDiedError, type WorkerLike } from '../../src/worker/client.ts';
 import { EngineDisposedError } from '../../src/api/errors.ts';
 import type { WorkerApi } from '../../src/worker/protocol.ts';
-import type { GenerateChunk } from '../../src/api/engine.ts';
+import type { GenerateChunk } from '../../src/api/types.ts';
 
 /** A Worker stand-in: comlink over a MessageChannel to an in-process api; `crash()` fires the error a dying worker fires. */
 class FakeWorker extends EventTarget implements WorkerLike {
@@ -32,7 +32,7 @@ class FakeWorker extends EventTarget implements WorkerLike {
 const never = <T,>() => new Promise<T>(() => {});
 
 describe('WorkerEngine when its worker dies', () => {
-  it('rejects every pending call (load, generate, onStep) instead of hanging, and every later call at once', async () => {
+  it('rejects every pending call (load, generate) instead of hanging, and every later call at once', async () => {
     let chunks = 0;
     const w = new FakeWorker({
       load: () => never(),
@@ -45,7 +45,7 @@ describe('WorkerEngine when its worker dies', () => {
       cancel() {},
     });
     const e = new WorkerEngine(w);
-    const load = e.load({ modelUrl: 'x/' });
+    const load = e.load({ model: 'x/' });
     const g1 = e.generate('hi');
     const g2 = e.generate('there');
     const it1 = g1[Symbol.asyncIterator]();
@@ -59,27 +59,30 @@ describe('WorkerEngine when its worker dies', () => {
     expect(w.terminated).toBe(true);
     expect(e.isDead).toBe(true);
     await expect(e.generate('later').result).rejects.toThrow(WorkerDiedError);
-    await expect(e.onStep(() => {})).rejects.toThrow(WorkerDiedError);
-    g2.cancel(); // no RPC to a dead worker, no throw
+    await expect(e.chat.completions.create({ messages: [{ role: 'user', content: 'x' }], model: undefined })).rejects.toThrow(/load\(\) has not finished|WorkerDied/);
+    const ac = new AbortController();
+    e.generate('x', { signal: ac.signal });
+    ac.abort(); // no RPC to a dead worker, no throw
   });
 
   it('a message that cannot be deserialised also counts as death', async () => {
     const w = new FakeWorker({ load: () => never() });
     const e = new WorkerEngine(w);
-    const p = e.load({ modelUrl: 'x/' });
+    const p = e.load({ model: 'x/' });
     w.dispatchEvent(new Event('messageerror'));
     await expect(p).rejects.toThrow(/could not be deserialised/);
   });
 
   it('after dispose every call rejects with a "disposed" error and the worker is terminated', async () => {
     let disposed = 0;
-    const w = new FakeWorker({ async dispose() { disposed++; }, load: async () => ({ adapter: 'a', model: 'm' }) });
+    const info = { model: 'm', adapter: 'a', maxSequences: 1, maxContext: 8, maxBatchTokens: 8 };
+    const w = new FakeWorker({ async dispose() { disposed++; }, load: async () => info, onStep() {} });
     const e = new WorkerEngine(w);
-    expect(await e.load({ modelUrl: 'x/' })).toEqual({ adapter: 'a', model: 'm' });
+    expect(await e.load({ model: 'x/' })).toEqual(info);
     await e.dispose();
     expect(disposed).toBe(1);
     expect(w.terminated).toBe(true);
-    await expect(e.load({ modelUrl: 'x/' })).rejects.toThrow(EngineDisposedError);
+    await expect(e.load({ model: 'x/' })).rejects.toThrow(EngineDisposedError);
     await expect(e.generate('x').result).rejects.toThrow(/disposed/);
   });
 });
