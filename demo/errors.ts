@@ -15,16 +15,16 @@ export function webgpuMissing(): Advice | null {
 export function adviseLoadError(e: unknown): Advice {
   const msg = String((e as Error)?.message ?? e);
   const name = (e as Error)?.name ?? '';
+  if (name === 'GpuDeviceLostError' || /limit|budget|too large|out of memory|OutOfMemory|allocation|device lost|device was lost/i.test(msg)) {
+    return {
+      title: `The model does not fit this device: ${msg}`,
+      fix: 'Load it with a smaller weight format (f16 halves it, int8 quarters it, int4 an eighth), run fewer prompts at once, close other GPU-heavy tabs, or use a device with more GPU memory.',
+    };
+  }
   if (name === 'GpuUnavailableError' || /no WebGPU adapter|navigator\.gpu/.test(msg)) {
     return {
       title: `WebGPU is not usable here: ${msg}`,
       fix: 'Update the browser and its GPU drivers, or enable WebGPU (Chrome on Linux: chrome://flags/#enable-unsafe-webgpu). If the GPU is blocklisted, chrome://gpu says why.',
-    };
-  }
-  if (/limit|too large|out of memory|OutOfMemory|allocation|device lost|Device lost/i.test(msg)) {
-    return {
-      title: `The model does not fit this device: ${msg}`,
-      fix: 'Load it with a smaller weight format (f16 halves it, int8 quarters it, int4 an eighth), run fewer prompts at once, close other GPU-heavy tabs, or use a device with more GPU memory.',
     };
   }
   if (/NOT_FOUND|HTTP 404|not among the/.test(msg)) {

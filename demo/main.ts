@@ -1,16 +1,13 @@
 // The webmoe demo page: prompt panes decoded together by one engine in a Worker, the experts each
 // step woke (policy and baseline routing of the same step), savings over time, live policy control.
-import type { StepMetrics } from 'webmoe';
-import { DemoEngine } from './engine-client.ts';
-import type { LoadRequest, ModelInfo } from './protocol.ts';
+import { createWorkerEngine, type Engine, type EngineInfo, type StepMetrics, type WeightFormat } from 'webmoe';
 import { Pane, type Mode, type PaneResult } from './panes.ts';
 import { Heatmap, type StepActivity } from './heatmap.ts';
 import { SavingsCharts } from './savings.ts';
-import { POLICY_KINDS, policyLabel } from './policy.ts';
+import { POLICY_KINDS, describePolicy, policyLabel } from './policy.ts';
 import { COMPLETION_PROMPTS, CHAT_PROMPTS } from './prompts.ts';
 import { adviseLoadError, webgpuMissing, type Advice } from './errors.ts';
 
-const DEFAULT_MODEL_URL = new URL('../models/webmoe-tiny/', import.meta.url).href;
 
 export interface StepRecord {
   step: number;
@@ -24,7 +21,7 @@ export interface StepRecord {
   expertBytes: number;
   baselineDistinct?: number[];
   baselineExpertBytes?: number;
-  /** The policy the step ran with ('switching' for the one step during which it was changed). */
+  /** The policy the step ran with, as the engine reports it. */
   policy: string;
 }
 
@@ -32,7 +29,7 @@ interface DemoState {
   ready: boolean;
   loading: boolean;
   error?: string;
-  model?: ModelInfo;
+  model?: EngineInfo;
   loads: number;
   /** Runs started with Run all / Run 8 (a pane's own Run button does not count). */
   run: number;
@@ -42,9 +39,13 @@ interface DemoState {
   steps: StepRecord[];
   policy: string;
   maxBatchTokens: number;
+  /** The last load progress event (stage, where the bytes came from, files, bytes). */
+  progress?: { stage: string; from: string; files: number; totalFiles: number; bytes: number; totalBytes: number };
+  /** Where the last load's files came from ('network', 'cache', 'local'). */
+  loadSources: string[];
 }
 
-const state: DemoState = { ready: false, loading: false, loads: 0, run: 0, done: false, results: [], steps: [], policy: 'baseline', maxBatchTokens: 0 };
+const state: DemoState = { ready: false, loading: false, loads: 0, run: 0, done: false, results: [], steps: [], policy: 'baseline', maxBatchTokens: 0, loadSources: [] };
 (window as unknown as { __demo: DemoState }).__demo = state;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -83,7 +84,7 @@ function showAdvice(a: Advice | null): void {
 // ---- panes ----
 const panes: Pane[] = [];
 let mode: Mode = 'complete';
-let engine: DemoEngine | null = null;
+let engine: Engine | null = null;
 
 function addPane(text = ''): Pane {
   const p = new Pane(panes.length, text, { run: (pane) => void runPanes([pane], false) });
@@ -167,11 +168,6 @@ buttons.run8.onclick = () => {
 // ---- policy control ----
 for (const k of POLICY_KINDS) policySel.add(new Option(k.label, k.value));
 let topK = 4;
-// Steps up to oldUntil ran previousPolicy, the one after it may have run either ('switching'), later
-// ones run state.policy; while a switch is on its way to the Worker, every step is 'switching'.
-let oldUntil = 0;
-let switching = false;
-let previousPolicy = 'baseline';
 
 function currentKind() {
   return POLICY_KINDS.find((k) => k.value === policySel.value)!;
@@ -197,10 +193,12 @@ async function applyPolicy(): Promise<void> {
     state.policy = label;
     return;
   }
-  previousPolicy = state.policy;
-  switching = true;
-  oldUntil = await engine.setPolicy(k.make(v));
-  switching = false;
+  try {
+    await engine.setPolicy(k.make(v));
+  } catch (e) {
+    setStatus(`policy ${label} refused: ${(e as Error).message}`, true);
+    return;
+  }
   state.policy = label;
   setStatus(`policy: ${label} (from the next step on; the model stays loaded)`);
 }
@@ -222,7 +220,7 @@ const heatBaseline = new Heatmap($<HTMLCanvasElement>('heatBaseline'), 'baseline
 const charts = new SavingsCharts($('chartExperts'), $('chartBatch'));
 const stepStats = $('stepStats');
 const baselineNote = $('baselineNote');
-let info: ModelInfo | null = null;
+let info: EngineInfo | null = null;
 let totals = { policy: 0, baseline: 0, policyWithBaseline: 0, steps: 0 };
 
 const mean = (xs: number[]) => {
@@ -245,8 +243,9 @@ function stat(label: string, value: string, good = false): HTMLElement {
 function onStep(m: StepMetrics): void {
   if (!info) return;
   const counts = m.distinctExperts ?? [];
-  const bytes = counts.reduce((a, b) => a + b, 0) * info.expertBytes;
-  const policy = switching || m.step === oldUntil + 1 ? 'switching' : m.step <= oldUntil ? previousPolicy : state.policy;
+  const perExpert = info.experts?.bytesPerExpert ?? 0;
+  const bytes = counts.reduce((a, b) => a + b, 0) * perExpert;
+  const policy = describePolicy(m.policy);
   // Per layer the experts of the policy and of the baseline routing of the same step, when the engine
   // reports them; else, with the baseline policy, the step's own routing is the baseline routing.
   const routing = (m as StepMetrics & { routing?: { experts: number[]; baselineExperts: number[] }[] }).routing;
@@ -263,7 +262,7 @@ function onStep(m: StepMetrics): void {
     meanDistinct: mean(counts),
     expertBytes: bytes,
     baselineDistinct: baseline,
-    baselineExpertBytes: baseline ? baseline.reduce((a, b) => a + b, 0) * info.expertBytes : undefined,
+    baselineExpertBytes: baseline ? baseline.reduce((a, b) => a + b, 0) * perExpert : undefined,
     policy,
   };
   state.lastStep = rec;
@@ -304,7 +303,10 @@ const progressEl = $('progress');
 const progressBar = $('progressBar');
 const progressText = $('progressText');
 
-async function load(req: Omit<LoadRequest, 'weightFormat' | 'maxSequences' | 'policy'>, what: string): Promise<void> {
+/** A model folder URL, the files of a picked folder, or undefined for the package's default model. */
+type ModelSource = string | Map<string, Blob> | undefined;
+
+async function load(model: ModelSource, what: string): Promise<void> {
   const missing = webgpuMissing();
   if (missing) {
     showAdvice(missing);
@@ -317,27 +319,32 @@ async function load(req: Omit<LoadRequest, 'weightFormat' | 'maxSequences' | 'po
   state.loading = true;
   refreshButtons();
   showAdvice(null);
-  engine ??= new DemoEngine();
-  await engine.onStep(onStep);
   setStatus(`loading ${what}…`);
   progressEl.hidden = false;
   progressBar.style.width = '0';
   const t0 = performance.now();
+  // picked files are read where they are; a URL's files come from the network or the model cache
+  state.loadSources = model instanceof Map ? ['local'] : [];
+  const old = engine;
+  engine = null;
+  await old?.dispose();
   try {
-    const k = currentKind();
-    info = await engine.load(
-      {
-        ...req,
-        weightFormat: $<HTMLSelectElement>('weightFormat').value as LoadRequest['weightFormat'],
-        maxSequences: Math.max(1, Number($<HTMLInputElement>('maxSeqs').value) || 8),
-        policy: k.make(Number(knob.value)),
-      },
-      (p) => {
-        const f = p.totalBytes ? p.bytesRead / p.totalBytes : 0;
+    engine = await createWorkerEngine({
+      model,
+      weightFormat: $<HTMLSelectElement>('weightFormat').value as WeightFormat,
+      maxSequences: Math.max(1, Number($<HTMLInputElement>('maxSeqs').value) || 8),
+      policy: currentKind().make(Number(knob.value)),
+      onProgress: (p) => {
+        const f = p.totalBytes > 0 ? p.bytes / p.totalBytes : 0;
         progressBar.style.width = `${(f * 100).toFixed(1)}%`;
-        progressText.textContent = `${mb(p.bytesRead)} of ${mb(p.totalBytes)} · ${p.tensor}`;
+        progressText.textContent =
+          p.stage === 'download'
+            ? `fetching files ${p.files} of ${p.totalFiles} · ${mb(p.bytes)} of ${mb(p.totalBytes)} · ${p.file} from ${p.from}`
+            : `to the GPU · ${mb(p.bytes)} of ${mb(p.totalBytes)} · ${p.file}`;
+        state.progress = { stage: p.stage, from: p.from, files: p.files, totalFiles: p.totalFiles, bytes: p.bytes, totalBytes: p.totalBytes };
+        if (p.stage === 'download' && !state.loadSources.includes(p.from)) state.loadSources.push(p.from);
       },
-    );
+    });
   } catch (e) {
     state.loading = false;
     progressEl.hidden = true;
@@ -347,23 +354,26 @@ async function load(req: Omit<LoadRequest, 'weightFormat' | 'maxSequences' | 'po
     state.error = a.title;
     return;
   }
+  info = engine.info;
+  engine.onStep(onStep);
   progressEl.hidden = true;
   state.loads++;
   state.loading = false;
   state.error = undefined;
   state.model = info;
-  // a URL-loaded model is named by its folder
-  info.name = info.name.replace(/\/+$/, '').split('/').at(-1) || info.name;
   state.policy = policyLabel(currentKind(), Number(knob.value));
-  topK = info.topK || 4;
+  const x = info.experts;
+  topK = x?.topK || 4;
   syncKnob(false);
-  heatPolicy.reset(info.layers, info.experts);
-  heatBaseline.reset(info.layers, info.experts);
-  charts.setScale(info.layers, info.expertBytes);
+  heatPolicy.reset(x?.layers ?? 0, x?.perLayer ?? 0);
+  heatBaseline.reset(x?.layers ?? 0, x?.perLayer ?? 0);
+  charts.setScale(x?.moeLayers ?? 0, x?.bytesPerExpert ?? 0);
   totals = { policy: 0, baseline: 0, policyWithBaseline: 0, steps: 0 };
-  oldUntil = 0; // step numbers start again with a new engine
-  $('modelInfo').textContent = `${info.name} · ${info.layers} layers × ${info.experts} experts, top-${info.topK} · ${mb(info.expertBytes)} per expert · up to ${info.maxSequences} prompts per step · ${info.adapter}`;
-  setStatus(`${info.name} ready on ${info.adapter} (loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  $('modelInfo').textContent =
+    `${info.model} · ` +
+    (x ? `${x.layers} layers × ${x.perLayer} experts, top-${x.topK} · ${mb(x.bytesPerExpert)} per expert · ` : '') +
+    `up to ${info.maxSequences} prompts per step · ${info.adapter}`;
+  setStatus(`${info.model} ready on ${info.adapter} (loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   state.ready = true;
   refreshButtons();
 }
@@ -371,14 +381,15 @@ async function load(req: Omit<LoadRequest, 'weightFormat' | 'maxSequences' | 'po
 $('urlForm').addEventListener('submit', (e) => {
   e.preventDefault();
   const url = $<HTMLInputElement>('modelUrl').value.trim();
-  if (url) void load({ url: url.endsWith('/') ? url : url + '/' }, url);
+  if (url) void load(url, url);
 });
-$('loadDefault').onclick = () => void load({ url: DEFAULT_MODEL_URL }, 'webmoe-tiny');
+$('loadDefault').onclick = () => void load(undefined, 'the default model');
 $<HTMLInputElement>('modelDir').onchange = (e) => {
   const list = [...((e.target as HTMLInputElement).files ?? [])];
   if (!list.length) return;
-  const files = list.map((file) => ({ path: file.webkitRelativePath || file.name, file }));
-  void load({ files }, files[0].path.split('/')[0] || 'the picked folder');
+  // keys are paths inside the picked folder (webmoe drops the folder's own name)
+  const files = new Map<string, Blob>(list.map((file) => [file.webkitRelativePath || file.name, file]));
+  void load(files, list[0].webkitRelativePath.split('/')[0] || 'the picked folder');
 };
 addEventListener('resize', () => {
   charts.resize();
@@ -386,4 +397,4 @@ addEventListener('resize', () => {
   heatBaseline.redraw();
 });
 
-void load({ url: params.get('model') ?? DEFAULT_MODEL_URL }, params.get('model') ?? 'webmoe-tiny');
+void load(params.get('model') ?? undefined, params.get('model') ?? 'the default model');

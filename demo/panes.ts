@@ -1,7 +1,17 @@
 // Prompt panes: each one a prompt (or a chat) streamed from the shared engine, with its own stop
 // button, tokens per second and finish reason.
-import type { DemoEngine, Run } from './engine-client.ts';
-import type { ChatTurn, SamplingOptions } from './protocol.ts';
+import type { Engine } from 'webmoe';
+
+export interface SamplingOptions {
+  maxTokens: number;
+  temperature: number;
+  seed?: number;
+}
+
+interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
 
 export type Mode = 'complete' | 'chat';
 
@@ -34,7 +44,7 @@ export class Pane {
   private readonly stopBtn = el('button', 'icon', 'Stop');
   readonly removeBtn = el('button', 'icon ghost', '×');
   private readonly title = el('span', 'pane-title');
-  private current: Run<unknown> | null = null;
+  private current: AbortController | null = null;
   private history: ChatTurn[] = [];
   result: PaneResult | null = null;
 
@@ -94,11 +104,11 @@ export class Pane {
   stop(): void {
     if (!this.current) return;
     this.stopped = true;
-    this.current.cancel();
+    this.current.abort();
   }
 
   /** Stream this pane's prompt; resolves with its result (errors are reported in the pane). */
-  async run(engine: DemoEngine, mode: Mode, opts: SamplingOptions): Promise<PaneResult> {
+  async run(engine: Engine, mode: Mode, opts: SamplingOptions): Promise<PaneResult> {
     const prompt = this.prompt.value;
     let text = '';
     let pieces = 0;
@@ -106,13 +116,13 @@ export class Pane {
     let last = 0;
     const live = el('span', 'gen');
     let finished = false;
-    const onText = (t: string) => {
-      // Chunks travel on their own port and may arrive after the result: the result's text wins.
+    /** One generated token's text (`token` false: text flushed at the end, not a token). */
+    const onText = (t: string, token = true) => {
       if (finished) return;
       const now = performance.now();
       if (!first) first = now;
       last = now;
-      pieces++;
+      if (token) pieces++;
       text += t;
       live.textContent = text;
       this.stats.textContent = `${pieces} tokens…`;
@@ -125,6 +135,8 @@ export class Pane {
     this.stats.textContent = 'queued';
     this.stopped = false;
     try {
+      const ac = new AbortController();
+      this.current = ac;
       if (mode === 'chat') {
         this.history.push({ role: 'user', content: prompt });
         this.out.append(el('div', 'turn user', prompt));
@@ -132,16 +144,26 @@ export class Pane {
         reply.append(live);
         this.out.append(reply);
         this.prompt.value = '';
-        const run = engine.chat(this.history.slice(), opts, onText);
-        this.current = run;
-        const r = await run.result;
-        this.history.push({ role: 'assistant', content: r.text });
-        this.result = { prompt, mode, text: r.text, tokenCount: r.tokens, finishReason: r.finishReason, tokensPerSecond: tps(r.tokens) };
+        // the model's chat template, through the OpenAI-shaped API; usage gives the token count
+        const stream = engine.chat.completions.create(
+          { messages: this.history.slice(), stream: true, stream_options: { include_usage: true }, max_tokens: opts.maxTokens, temperature: opts.temperature, seed: opts.seed },
+          { signal: ac.signal },
+        );
+        let finishReason: string | null = null;
+        let tokens = 0;
+        for await (const c of stream) {
+          const d = c.choices[0]?.delta.content;
+          if (d) onText(d);
+          finishReason = c.choices[0]?.finish_reason ?? finishReason;
+          tokens = c.usage?.completion_tokens ?? tokens;
+        }
+        this.history.push({ role: 'assistant', content: text });
+        this.result = { prompt, mode, text, tokenCount: tokens, finishReason, tokensPerSecond: tps(tokens) };
       } else {
         this.out.replaceChildren(el('span', 'prompt-echo', prompt), live);
-        const run = engine.generate(prompt, opts, onText);
-        this.current = run;
-        const r = await run.result;
+        const g = engine.generate(prompt, { ...opts, signal: ac.signal });
+        for await (const c of g) onText(c.text, c.token >= 0);
+        const r = await g.result;
         live.textContent = r.text;
         this.result = { prompt, mode, text: r.text, tokens: r.tokens, tokenCount: r.tokens.length, finishReason: r.finishReason, tokensPerSecond: tps(r.tokens.length) };
       }

@@ -1,15 +1,20 @@
 // Routing policies in ONE workgroup (no CPU read-back): per-token top-k (baseline, reduced top-k),
-// XShare batch reduction, Alloc-T. Writes ids/weights [T, kMax] (0xFFFFFFFF / 0 in unused slots) and the
+// XShare batch reduction, Alloc-T, and the mass policy (a set S from the baseline top-k's gating mass, then
+// refill / drop / re-route to the most similar expert in S). The mass code is compiled only with the MASS
+// define (binding 8 exists only then): software GPUs compile a large kernel slowly, baseline steps need
+// none of it. Writes ids/weights [T, kMax] (0xFFFFFFFF / 0 in unused slots) and the
 // number of distinct experts used into counters[counterIndex]. Semantics: src/routing/ (the reference).
 // Selection order: key desc, ties -> lower expert index; key = g (+ bias[e] when hasBias).
 
 struct Params {
   T: u32, E: u32, kMax: u32, kSel: u32,
-  policy: u32,     // 0 per-token top-kSel, 1 xshare, 2 alloc_t
+  policy: u32,     // 0 per-token top-kSel, 1 xshare, 2 alloc_t, 3 mass
   mode: u32,       // 0 softmax, 1 topk_softmax, 2 sigmoid
   norm: u32, hasBias: u32,
   scale: f32, budget: u32, fraction: f32, tau: f32,   // budget 0xFFFFFFFF = none; fraction/tau <= 0 = none
-  kAvg: f32, counterIndex: u32, pad0: u32, pad1: u32,
+  kAvg: f32, counterIndex: u32,
+  reroute: u32,    // mass: 0 refill (top-k inside S), 1 drop (keep baseline experts in S), 2 similar
+  pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
@@ -20,6 +25,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> scratch: array<u32>;   // [T]
 @group(0) @binding(6) var<storage, read_write> counters: array<u32>;
 @group(0) @binding(7) var<uniform> p: Params;
+#if MASS
+@group(0) @binding(8) var<storage, read> sim: array<f32>;   // [E, E] mass reroute 'similar' (row = expert replaced)
+#endif
 
 const NONE: u32 = 0xffffffffu;
 const MAXE: u32 = 256u;
@@ -110,21 +118,38 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
   workgroupBarrier();
 
-  if (p.policy == 1u) {
-    // Column sums (f32, token order) and the warm-up set; the baseline union (candidate pool) in used[].
-    for (var e = lid; e < p.E; e += WG) {
-      var s = 0.0;
-      for (var t = 0u; t < p.T; t++) { s += g[t * p.E + e]; }
-      colsum[e] = s;
-    }
+  let batchSet = p.policy == 1u || p.policy == 3u;
+  if (batchSet) {
+    // The warm-up set and the baseline union (candidate pool, in used[]); the baseline ids stay in ids
+    // with their count in scratch[t] (the mass policy reads them back).
     for (var t = lid; t < p.T; t += WG) {
       let n = topk_token(t, p.kSel, false);
+      scratch[t] = n;
       if (n > 0u) { atomicStore(&warm[ids[t * p.kMax]], 1u); }
       for (var j = 0u; j < n; j++) { atomicStore(&used[ids[t * p.kMax + j]], 1u); }
     }
   }
+  storageBarrier();
   workgroupBarrier();
-  if (p.policy == 1u) {
+  if (batchSet) {
+    // Column sums in token order, f32: xshare over all scores, mass over each token's baseline top-k only.
+    for (var e = lid; e < p.E; e += WG) {
+      var s = 0.0;
+      for (var t = 0u; t < p.T; t++) {
+#if MASS
+        if (p.policy == 3u) {
+          var inTop = false;
+          for (var j = 0u; j < scratch[t]; j++) { if (ids[t * p.kMax + j] == e) { inTop = true; } }
+          if (!inTop) { continue; }
+        }
+#endif
+        s += g[t * p.E + e];
+      }
+      colsum[e] = s;
+    }
+  }
+  workgroupBarrier();
+  if (batchSet) {
     if (lid == 0u) {
       var d0 = 0u;
       var nw = 0u;
@@ -142,7 +167,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     }
   }
   workgroupBarrier();
-  if (p.policy == 1u) {
+  if (batchSet) {
     // Rank of every pool expert in the order (warm first, column sum desc, lower index); S = rank < B.
     for (var e = lid; e < p.E; e += WG) {
       let inPool = atomicLoad(&used[e]) != 0u;
@@ -168,8 +193,50 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 
   if (p.policy == 0u) {
     for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, false)); }
-  } else if (p.policy == 1u) {
+  } else if (p.policy == 1u || (p.policy == 3u && p.reroute == 0u)) {
     for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, true)); }
+#if MASS
+  } else if (p.policy == 3u && p.reroute == 1u) {
+    // drop: the token's baseline experts that are in S, in order; none left -> top-k inside S.
+    for (var t = lid; t < p.T; t += WG) {
+      let o = t * p.kMax;
+      var n = 0u;
+      for (var j = 0u; j < scratch[t]; j++) {
+        let e = ids[o + j];
+        if (chosen[e] != 0u) { ids[o + n] = e; n++; }
+      }
+      if (n == 0u) { n = topk_token(t, p.kSel, true); }
+      finish_token(t, n);
+    }
+  } else if (p.policy == 3u) {
+    // similar: baseline weights, then each slot outside S takes its most similar expert in S (ties -> lower
+    // index); weights unchanged, duplicates add up (SERE's rule).
+    for (var t = lid; t < p.T; t += WG) {
+      let o = t * p.kMax;
+      finish_token(t, scratch[t]);
+      for (var j = 0u; j < scratch[t]; j++) {
+        let e = ids[o + j];
+        if (chosen[e] != 0u) { continue; }
+        var best = NONE;
+        var bs = 0.0;
+        for (var f = 0u; f < p.E; f++) {
+          if (chosen[f] == 0u) { continue; }
+          let sv = sim[e * p.E + f];
+          if (best == NONE || sv > bs) { best = f; bs = sv; }
+        }
+        ids[o + j] = best;
+      }
+    }
+    workgroupBarrier();
+    // used[] marks from finish_token include the replaced experts: recount from ids
+    for (var e = lid; e < MAXE; e += WG) { atomicStore(&used[e], 0u); }
+    storageBarrier();
+    workgroupBarrier();
+    for (var i = lid; i < p.T * p.kMax; i += WG) {
+      let e = ids[i];
+      if (e != NONE) { atomicStore(&used[e], 1u); }
+    }
+#endif
   } else {
     for (var t = lid; t < p.T; t += WG) { scratch[t] = topk_token(t, p.kMax, false); }
   }

@@ -2,7 +2,7 @@
 // here is internal; the file-format layer is the `webmoe/format` subpath.
 
 // Engines: one interface, implemented in this thread (LocalEngine) and in a Worker (WorkerEngine, browser entry).
-export type { Engine, EngineInfo, Prompt, GenerateOptions, GenerateChunk, GenerateOutput, GenerateStream, StepMetrics, FinishReason } from './api/types.ts';
+export type { Engine, EngineInfo, ExpertShape, Prompt, GenerateOptions, GenerateChunk, GenerateOutput, GenerateStream, StepMetrics, FinishReason } from './api/types.ts';
 export { LocalEngine } from './api/engine.ts';
 
 // Options.

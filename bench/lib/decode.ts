@@ -2,7 +2,7 @@
 // B running sequences) and through the scheduler (B concurrent requests: throughput, time to first
 // token, prefill speed, and the pure-decode steps). Repetitions are interleaved across cases; every
 // ratio divides by the baseline of the same run.
-import type { GpuPolicy } from '../../src/kernels/moe_router.ts';
+import type { Policy as GpuPolicy } from '../../src/routing/types.ts';
 import { MoeBatchModel } from '../../src/api/batch-model.ts';
 import { Scheduler, type StepMetrics } from '../../src/scheduler/scheduler.ts';
 import type { BenchModel } from './model.ts';

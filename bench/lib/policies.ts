@@ -1,7 +1,7 @@
 // The routing policies every benchmark compares, in one list. Adding a policy = adding one line here
 // (a name and how to build its GpuPolicy for a model); the first entry is the baseline every ratio
 // divides by. `make` returns null when the policy does not apply to the model (e.g. k = 1).
-import type { GpuPolicy } from '../../src/kernels/moe_router.ts';
+import type { Policy as GpuPolicy } from '../../src/routing/types.ts';
 import type { MoeModelSpec } from '../../src/models/spec.ts';
 
 export interface BenchPolicy {

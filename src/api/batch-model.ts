@@ -3,6 +3,7 @@
 import type { MoeModel, GpuPolicy } from '../runtime/model.ts';
 import { sampleToken } from '../runtime/sampling.ts';
 import type { BatchModel, StepItem, StepResult } from '../scheduler/types.ts';
+import type { Policy } from './policy.ts';
 
 export class MoeBatchModel implements BatchModel {
   policy: GpuPolicy | undefined;
@@ -41,14 +42,20 @@ export class MoeBatchModel implements BatchModel {
     return gpu.lostError();
   }
 
+  setPolicy(policy: GpuPolicy): void {
+    this.policy = policy;
+  }
+
   async step(items: StepItem[]): Promise<StepResult> {
     const sampled = items.some((it) => it.sampling.temperature > 0);
+    // read once: a switch while this step runs applies to the next one
+    const policy = this.policy ?? this.model.policy;
     let r;
     try {
       r = await this.model.forward({
         seqs: items.map((it) => ({ id: it.seq, tokens: it.tokens })),
         logits: sampled ? 'last' : 'none',
-        policy: this.policy,
+        policy,
       });
     } catch (e) {
       throw (await this.lostError()) ?? e;
@@ -59,6 +66,7 @@ export class MoeBatchModel implements BatchModel {
         return temperature > 0 ? sampleToken(r.logits![i], temperature, topP, () => u ?? Math.random()) : r.next[i];
       }),
       distinctExperts: r.distinctExperts,
+      policy: policy as Policy,
     };
   }
 }

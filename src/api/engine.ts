@@ -10,7 +10,8 @@ import { checkGenerateOptions, checkMessages, checkPrompt } from './validate.ts'
 import { ParameterError } from './errors.ts';
 import { chatCompletions } from './chat.ts';
 import { StopMatcher } from './stop.ts';
-import type { Engine, EngineInfo, GenerateChunk, GenerateOptions, GenerateOutput, GenerateStream, Prompt } from './types.ts';
+import type { Engine, EngineInfo, ExpertShape, GenerateChunk, GenerateOptions, GenerateOutput, GenerateStream, Prompt } from './types.ts';
+import type { Policy } from './policy.ts';
 
 export interface DisposeOptions {
   /** 'cancel' (default): waiting requests end now and running ones at the next step (finishReason 'abort'); 'drain': let them finish. */
@@ -30,6 +31,8 @@ export interface EngineHooks {
 export interface LocalEngineOptions extends Pick<SchedulerOptions, 'maxBatchTokens' | 'prefillChunk' | 'batchWindowMs'> {
   /** The GPU adapter in words (EngineInfo.adapter). */
   adapter?: string;
+  /** EngineInfo.experts. */
+  experts?: ExpertShape;
 }
 
 export class LocalEngine implements Engine {
@@ -59,6 +62,7 @@ export class LocalEngine implements Engine {
       maxSequences: model.maxSequences,
       maxContext: model.maxContext,
       maxBatchTokens: opts.maxBatchTokens ?? 64,
+      ...(opts.experts ? { experts: opts.experts } : {}),
     };
     this.chat = { completions: chatCompletions(this) };
     this.lost = new Promise((resolve) => {
@@ -84,6 +88,14 @@ export class LocalEngine implements Engine {
   onStep(listener: (m: StepMetrics) => void): () => void {
     this.stepListeners.add(listener);
     return () => this.stepListeners.delete(listener);
+  }
+
+  async setPolicy(policy: Policy): Promise<void> {
+    if (!this.model.setPolicy) throw new Error('webmoe: this model has no expert routing policies');
+    if (typeof policy !== 'object' || policy === null || typeof (policy as { kind?: unknown }).kind !== 'string') {
+      throw new TypeError(`webmoe: setPolicy takes a policy object such as { kind: 'xshare', fraction: 0.75 }, not ${JSON.stringify(policy)}`);
+    }
+    this.model.setPolicy(policy);
   }
 
   generate(prompt: Prompt, opts: GenerateOptions = {}): GenerateStream {

@@ -7,10 +7,11 @@ import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import { KvCache } from '../runtime/kv_cache.ts';
+import { expertBytes } from '../runtime/weights.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { LocalEngine, type EngineHooks } from './engine.ts';
 import { MoeBatchModel } from './batch-model.ts';
-import type { LoadProgress } from './types.ts';
+import type { ExpertShape, LoadProgress } from './types.ts';
 import type { Policy } from './policy.ts';
 
 export interface EngineOptions {
@@ -63,6 +64,17 @@ export function defaultMaxSequences(
   return Math.max(1, Math.min(byBudget, byBinding, maxBatchTokens));
 }
 
+/** EngineInfo.experts of a model loaded in `format`. */
+export function expertShape(spec: MoeModelSpec, format: WeightFormat): ExpertShape {
+  return {
+    layers: spec.layers,
+    moeLayers: spec.layerKinds.filter((k) => k === 'moe').length,
+    perLayer: spec.numExperts,
+    topK: spec.topK,
+    bytesPerExpert: expertBytes(spec, format),
+  };
+}
+
 export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {}): Promise<LocalEngine> {
   const maxBatchTokens = opts.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
   const onProgress = opts.onProgress;
@@ -99,7 +111,7 @@ export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineO
     new MoeBatchModel(model, eos, opts.policy),
     tokenizer,
     opts.name ?? files.name,
-    { maxBatchTokens, batchWindowMs: opts.batchWindowMs, adapter: gpu.describe() },
+    { maxBatchTokens, batchWindowMs: opts.batchWindowMs, adapter: gpu.describe(), experts: expertShape(model.spec, opts.weightFormat ?? 'f32') },
     {
       // Everything the engine made on the device goes: weights, KV cache, step buffers, cached uniforms.
       onDispose: () => {

@@ -3,6 +3,7 @@
 // OpenAI-shaped chat types. Everything here is structured-cloneable except AbortSignal and callbacks,
 // so the same objects cross to a Worker.
 import type { FinishReason, StepMetrics } from '../scheduler/scheduler.ts';
+import type { Policy } from './policy.ts';
 
 export type { FinishReason, StepMetrics };
 
@@ -76,6 +77,17 @@ export interface EngineInfo {
   maxSequences: number;
   maxContext: number;
   maxBatchTokens: number;
+  /** The experts, for reading step metrics: MoE layers, experts per layer and per token, GPU bytes of one expert as loaded. */
+  experts?: ExpertShape;
+}
+
+export interface ExpertShape {
+  layers: number;
+  moeLayers: number;
+  perLayer: number;
+  topK: number;
+  /** Gate, up and down matrices of one expert in the loaded weight format (what a step reads per distinct expert). */
+  bytesPerExpert: number;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -179,6 +191,11 @@ export interface Engine {
   readonly chat: { readonly completions: ChatCompletions };
   /** Metrics of every batched step (batch size, distinct experts per layer, time). Returns an unsubscribe. */
   onStep(listener: (m: StepMetrics) => void): () => void;
+  /**
+   * The expert routing policy of every step that starts after this call (a step already running
+   * keeps its own; each step's metrics say which it ran with). The model stays loaded.
+   */
+  setPolicy(policy: Policy): Promise<void>;
   /**
    * Refuses new work, ends the open requests ('cancel', default: finishReason 'abort') or lets them
    * finish ('drain'), then frees the GPU memory (and the Worker).

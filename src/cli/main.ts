@@ -10,28 +10,35 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openCheckpoint, type Checkpoint } from '../format/checkpoint.ts';
-import { filesFromNodeDir } from '../format/source-node.ts';
+import { filesFromNodeDir, fromNodeFile } from '../format/source-node.ts';
+import { decodeCalibration, loadCalibration, type Calibration } from '../routing/calibration.ts';
 import { loadTokenizer, type LoadedTokenizer } from '../format/tokenizer.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { createNodeGpu } from '../gpu/node.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
 import type { WeightFormat } from '../kernels/matmul.ts';
-import type { Policy } from '../api/policy.ts';
+import type { Policy } from '../routing/types.ts';
+import { parsePolicyString, PolicyParseError } from '../routing/parse.ts';
 import { evalChunks, nllOfTargets } from './eval.ts';
 import { defaultModelDir } from '../default-model.ts';
 import { checkMaxTokens, checkSeed, checkTemperature, checkTopP } from '../api/validate.ts';
 
 /** The embedded default model, next to the package (src/cli or dist/cli -> ../../models). */
 
-const USAGE = `usage:
+export const USAGE = `usage:
   webmoe logits   --model DIR --ids 5,17,42
   webmoe generate [--model DIR] (--prompt TEXT | --ids 1,2,3) --max-tokens N [--temperature T] [--top-p P] [--seed S] [--json]
-  webmoe eval     [--model DIR] --text-file F [--batch B] [--json]
+  webmoe eval     [--model DIR] --text-file F [--batch B] [--json]          (--mode prefill, the default: the training protocol)
+  webmoe eval     --mode decode --batch B --policy P --text-file F [--context C] [--steps N] [--segments S]
+                  [--compare baseline] [--backend webgpu|reference] [--json]   (lockstep decode, see README)
+  webmoe calibrate [--model DIR] --text-file TRAINING_TEXT [--out FILE] [--tokens N] [--batch B] [--context C]
+                  [--steps N] [--segments S] [--backend reference|webgpu] [--alloc-levels 1,2,3] [--mass-levels 0.95,0.9]
 common: --weight-format f32|f16|int8|int4 (default f32)
-        --policy baseline | reduced_topk:K | xshare:FRACTION | alloc_t:K   (expert routing, default baseline)`;
+        --policy baseline | reduced_topk:K | xshare:FRACTION | sere | alloc:K | alloc_t:K | mass:COVERAGE | auto[:RISE]
+                 or kind:key=value,... or JSON (expert routing, default baseline; see README)`;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 function parseIds(s: string | undefined, what = '--ids'): number[] {
   if (s === undefined) throw new UsageError(`${what} is required`);
@@ -40,28 +47,26 @@ function parseIds(s: string | undefined, what = '--ids'): number[] {
   return ids;
 }
 
-function num(s: string | undefined, dflt: number, what: string, min = -Infinity): number {
+export function num(s: string | undefined, dflt: number, what: string, min = -Infinity): number {
   if (s === undefined) return dflt;
   const v = Number(s);
   if (!Number.isFinite(v) || v < min) throw new UsageError(`${what} must be a number >= ${min}`);
   return v;
 }
 
-/** --policy: baseline | reduced_topk:K | xshare:FRACTION (of the baseline's distinct experts) | alloc_t:K */
+/** --policy: see src/routing/parse.ts (kind[:value][,key=value...] or JSON). */
 export function parsePolicy(s: string | undefined): Policy {
-  if (s === undefined || s === 'baseline') return { kind: 'baseline' };
-  const [kind, arg] = s.split(':');
-  const v = Number(arg);
-  const bad = () => new UsageError(`--policy '${s}': expected baseline, reduced_topk:K, xshare:FRACTION or alloc_t:K`);
-  if (arg === undefined || !Number.isFinite(v) || v <= 0) throw bad();
-  if (kind === 'reduced_topk' && Number.isInteger(v)) return { kind, k: v };
-  if (kind === 'alloc_t') return { kind, k: v };
-  if (kind === 'xshare' && v <= 1) return { kind, fraction: v };
-  throw bad();
+  if (s === undefined) return { kind: 'baseline' };
+  try {
+    return parsePolicyString(s);
+  } catch (e) {
+    if (e instanceof PolicyParseError) throw new UsageError(`--${e.message}`);
+    throw e;
+  }
 }
 
 /** Check the checkpoint completely (headers, config, every tensor's shape) before touching the GPU. */
-async function openModel(dir: string): Promise<{ ckpt: Checkpoint; spec: MoeModelSpec }> {
+export async function openModel(dir: string): Promise<{ ckpt: Checkpoint; spec: MoeModelSpec }> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`model folder ${dir} does not exist`);
   const ckpt = await openCheckpoint(filesFromNodeDir(dir));
   try {
@@ -78,18 +83,32 @@ function checkIds(spec: MoeModelSpec, ids: number[]): void {
   if (bad !== undefined) throw new UsageError(`token id ${bad} is out of range for this model (vocab_size ${spec.vocabSize})`);
 }
 
-async function loadModel(dir: string, opts: LoadOptions, ids: number[] = []): Promise<MoeModel> {
+/** The calibration for `dir`: --calibration FILE, else DIR/calibration.safetensors when present, else null. */
+export async function cliCalibration(dir: string, spec: MoeModelSpec, file: string | undefined): Promise<Calibration | null> {
+  const expect = { layers: spec.layers, E: spec.numExperts };
+  if (file === undefined) return loadCalibration(filesFromNodeDir(dir), expect);
+  if (!existsSync(file)) throw new UsageError(`calibration file ${file} does not exist`);
+  const src = await fromNodeFile(path.resolve(file));
+  try {
+    return await decodeCalibration(src, expect);
+  } finally {
+    await src.close?.();
+  }
+}
+
+export async function loadModel(dir: string, opts: LoadOptions, ids: number[] = [], calibrationFile?: string): Promise<MoeModel> {
   const { ckpt, spec } = await openModel(dir);
   try {
     checkIds(spec, ids);
+    const calibration = opts.calibration !== undefined ? opts.calibration : await cliCalibration(dir, spec, calibrationFile);
     const gpu = await createNodeGpu({ onNotice: (line) => process.stderr.write(line.replace(/\s*\n\s*/g, ' ') + '\n') });
-    return await MoeModel.fromCheckpoint(ckpt, spec, gpu, opts);
+    return await MoeModel.fromCheckpoint(ckpt, spec, gpu, { ...opts, calibration });
   } finally {
     await ckpt.close();
   }
 }
 
-async function tryTokenizer(dir: string, required: boolean): Promise<LoadedTokenizer | null> {
+export async function tryTokenizer(dir: string, required: boolean): Promise<LoadedTokenizer | null> {
   try {
     return await loadTokenizer(filesFromNodeDir(dir));
   } catch (e) {
@@ -126,6 +145,17 @@ export async function main(argv: string[]): Promise<number> {
       batch: { type: 'string' },
       'weight-format': { type: 'string' },
       policy: { type: 'string' },
+      calibration: { type: 'string' },
+      mode: { type: 'string' },
+      context: { type: 'string' },
+      steps: { type: 'string' },
+      segments: { type: 'string' },
+      compare: { type: 'string' },
+      backend: { type: 'string' },
+      out: { type: 'string' },
+      tokens: { type: 'string' },
+      'alloc-levels': { type: 'string' },
+      'mass-levels': { type: 'string' },
     },
   });
   const dir = o.model !== undefined ? path.resolve(o.model) : defaultModelDir();
@@ -156,7 +186,7 @@ export async function main(argv: string[]): Promise<number> {
     const tok = await tryTokenizer(dir, o.prompt !== undefined);
     const prompt = o.prompt !== undefined ? tok!.encode(o.prompt) : parseIds(o.ids);
     if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
-    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: Math.min(prompt.length + 1 + maxTokens, 4096) }, prompt);
+    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: Math.min(prompt.length + 1 + maxTokens, 4096) }, prompt, o.calibration);
     // Text prompts start like the training documents did: after the bos (<|endoftext|> for webmoe-tiny).
     const bos = model.spec.bosTokenId;
     if (o.prompt !== undefined && bos !== null && prompt[0] !== bos) prompt.unshift(bos);
@@ -174,7 +204,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (cmd === 'eval' && (o.mode ?? 'prefill') === 'decode') return (await import('./eval-decode.ts')).evalDecodeCommand(o, dir, wf, policy);
+  if (cmd === 'calibrate') return (await import('./calibrate.ts')).calibrateCommand(o, dir, wf);
   if (cmd === 'eval') {
+    if (o.mode !== undefined && o.mode !== 'prefill') throw new UsageError(`--mode must be prefill (default: the training protocol) or decode`);
     if (!o['text-file']) throw new UsageError('--text-file is required');
     const batch = num(o.batch, 4, '--batch', 1);
     const text = readFileSync(o['text-file'], 'utf8');
@@ -185,7 +218,7 @@ export async function main(argv: string[]): Promise<number> {
     if (bos === undefined) throw new UsageError('no bos token: config.json has no bos_token_id and the tokenizer none either');
     const chunks = evalChunks(tok!.encode(text, { addSpecialTokens: false }), 128, bos);
     if (chunks.length === 0) throw new UsageError(`${o['text-file']}: no tokens to evaluate`);
-    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: batch, maxContext: 129, maxBatchTokens: batch * 128 });
+    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: batch, maxContext: 129, maxBatchTokens: batch * 128 }, [], o.calibration);
     let nll = 0;
     let count = 0;
     const t0 = performance.now();

@@ -2,7 +2,7 @@
 // Semantics are those of the pure-TS references in src/routing/ (see types.ts there).
 import type { Gpu } from '../gpu/context.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
-import type { RouterMode } from '../routing/types.ts';
+import type { Reroute, RouterMode } from '../routing/types.ts';
 
 export const MOE_MAX_EXPERTS = 256;
 export const MOE_MAX_K = 8;
@@ -28,7 +28,7 @@ export function encodeMoeScores(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeSco
   dispatch(gpu, pass, { shader: 'moe_router', constants: { WG: 64 } }, [a.logits, a.scores, params], grid1d(gpu, Math.ceil(a.T / 64)));
 }
 
-/** GPU policies: the src/routing/ PolicyConfig kinds that have a kernel (SERE is TS only). */
+/** One layer's policy as the kernels take it: src/routing's PolicyConfig with similarity matrices on the GPU. */
 export type GpuPolicy =
   | { kind: 'baseline' }
   | { kind: 'reduced_topk'; k: number }
@@ -36,7 +36,11 @@ export type GpuPolicy =
   | { kind: 'xshare'; budget?: number; fraction?: number; coverage?: number; minTokens?: number }
   | { kind: 'alloc_t'; k: number; minTokens?: number }
   /** SERE: baseline top-k, then re-routing with `similarity` f32 [E, E] (row = the expert replaced). */
-  | { kind: 'sere'; similarity: GPUBuffer; selectTopK?: number; threshold?: number };
+  | { kind: 'sere'; similarity: GPUBuffer; selectTopK?: number; threshold?: number }
+  /** The mass policy (src/routing/types.ts MassPolicyConfig); similarity [E, E] f32 for reroute 'similar'. */
+  | { kind: 'mass'; coverage: number; budget?: number; reroute?: Reroute; similarity?: GPUBuffer; minTokens?: number };
+
+const REROUTE: Record<Reroute, number> = { refill: 0, drop: 1, similar: 2 };
 
 export interface MoeRouteArgs {
   /** [T, E] f32 logits (read in topk_softmax mode for the weights; always bound). */
@@ -70,19 +74,22 @@ export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRout
   if (a.E > MOE_MAX_EXPERTS || a.kMax > MOE_MAX_K) throw new Error(`webmoe: moe route supports E <= ${MOE_MAX_EXPERTS}, k <= ${MOE_MAX_K}`);
   let pol = a.policy;
   // Small batches: XShare / Alloc-T fall back to the baseline below minTokens (host-side, T is known).
-  if ((pol.kind === 'xshare' || pol.kind === 'alloc_t') && a.T < (pol.minTokens ?? 0)) pol = { kind: 'baseline' };
-  const policy = pol.kind === 'xshare' ? 1 : pol.kind === 'alloc_t' ? 2 : 0;
+  if ((pol.kind === 'xshare' || pol.kind === 'alloc_t' || pol.kind === 'mass') && a.T < (pol.minTokens ?? 0)) pol = { kind: 'baseline' };
+  const policy = pol.kind === 'xshare' ? 1 : pol.kind === 'alloc_t' ? 2 : pol.kind === 'mass' ? 3 : 0;
   const kSel = pol.kind === 'reduced_topk' ? Math.max(1, Math.min(a.kMax, pol.k)) : a.kMax;
-  const budget = pol.kind === 'xshare' && pol.budget !== undefined ? Math.max(1, Math.floor(pol.budget)) : 0xffffffff;
+  const budget = (pol.kind === 'xshare' || pol.kind === 'mass') && pol.budget !== undefined ? Math.max(1, Math.floor(pol.budget)) : 0xffffffff;
   const fraction = pol.kind === 'xshare' ? (pol.fraction ?? 0) : 0;
-  const tau = pol.kind === 'xshare' ? (pol.coverage ?? 0) : 0;
+  const tau = pol.kind === 'xshare' || pol.kind === 'mass' ? (pol.coverage ?? 0) : 0;
   const kAvg = pol.kind === 'alloc_t' ? pol.k : 0;
+  const reroute = pol.kind === 'mass' ? REROUTE[pol.reroute ?? 'similar'] : 0;
+  if (pol.kind === 'mass' && reroute === REROUTE.similar && !pol.similarity) throw new Error("webmoe: mass policy with reroute 'similar' needs a similarity matrix");
   const words = [a.T, a.E, a.kMax, kSel, policy, MODE[a.mode], a.normTopk ? 1 : 0, a.expertBias ? 1 : 0,
-    a.scale ?? 1, budget, fraction, tau, kAvg, a.counterIndex ?? 0, 0, 0];
+    a.scale ?? 1, budget, fraction, tau, kAvg, a.counterIndex ?? 0, reroute, 0];
   const params = gpu.uniform(words, new Set([8, 10, 11, 12]));
   const bias = a.expertBias ?? a.scores; // unread when hasBias = 0
-  dispatch(gpu, pass, { shader: 'moe_route', constants: { WG: 256 } },
-    [a.logits, a.scores, bias, a.ids, a.weights, a.scratch, a.counters, params], [1, 1, 1]);
+  const binds = [a.logits, a.scores, bias, a.ids, a.weights, a.scratch, a.counters, params];
+  if (pol.kind === 'mass') binds.push(pol.similarity ?? a.scores); // unread unless reroute 'similar'
+  dispatch(gpu, pass, { shader: 'moe_route', constants: { WG: 256 }, defines: pol.kind === 'mass' ? { MASS: true } : {} }, binds, [1, 1, 1]);
   if (pol.kind === 'sere') {
     encodeMoeSere(gpu, pass, { ids: a.ids, similarity: pol.similarity, counters: a.counters, counterIndex: a.counterIndex,
       T: a.T, E: a.E, kMax: a.kMax, selectTopK: pol.selectTopK, threshold: pol.threshold });
@@ -109,4 +116,53 @@ export interface MoeSereArgs {
 export function encodeMoeSere(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeSereArgs): void {
   const params = gpu.uniform([a.T, a.E, a.kMax, a.selectTopK ?? 2, a.threshold ?? 0.1, a.counterIndex ?? 0, 0, 0], new Set([4]));
   dispatch(gpu, pass, { shader: 'moe_sere', constants: { WG: 256 } }, [a.ids, a.similarity, a.counters, params], [1, 1, 1]);
+}
+
+/** u32 words of routing statistics per layer in the step read-back (see shaders/moe_route_stats.wgsl). */
+export const ROUTE_STATS_WORDS = 20;
+
+export interface MoeRouteStatsArgs {
+  scores: GPUBuffer;
+  expertBias?: GPUBuffer;
+  /** [T, kMax] the policy's final ids. */
+  ids: GPUBuffer;
+  /** u32 out: ROUTE_STATS_WORDS words at word offset `index * ROUTE_STATS_WORDS`. */
+  stats: GPUBuffer;
+  index: number;
+  T: number;
+  E: number;
+  kMax: number;
+}
+
+/**
+ * Encode the routing statistics of one layer (reads only; outputs unchanged): the policy's expert set, the
+ * baseline top-k's expert set of the same scores, their sizes, and the gating mass the policy kept.
+ */
+export function encodeMoeRouteStats(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRouteStatsArgs): void {
+  if (a.E > MOE_MAX_EXPERTS || a.kMax > MOE_MAX_K) throw new Error(`webmoe: route stats support E <= ${MOE_MAX_EXPERTS}, k <= ${MOE_MAX_K}`);
+  const params = gpu.uniform([a.T, a.E, a.kMax, a.expertBias ? 1 : 0, a.index * ROUTE_STATS_WORDS, 0, 0, 0]);
+  dispatch(gpu, pass, { shader: 'moe_route_stats', constants: { WG: 256 } },
+    [a.scores, a.expertBias ?? a.scores, a.ids, a.stats, params], [1, 1, 1]);
+}
+
+/** One layer's statistics decoded from ROUTE_STATS_WORDS words. */
+export interface RouteStats {
+  /** Experts the policy used, ascending. */
+  experts: number[];
+  /** Experts the baseline top-k would have used on the same scores, ascending. */
+  baselineExperts: number[];
+  /** sum_t sum_{e in token t's (distinct) experts} g[t,e]: gating mass the policy kept. */
+  massKept: number;
+  /** sum_t sum_{e in token t's baseline top-k} g[t,e]. */
+  massBaseline: number;
+}
+
+export function decodeRouteStats(words: Uint32Array, E: number): RouteStats {
+  const f = new Float32Array(words.buffer, words.byteOffset + 18 * 4, 2);
+  const set = (o: number) => {
+    const out: number[] = [];
+    for (let e = 0; e < E; e++) if ((words[o + (e >>> 5)] >>> (e & 31)) & 1) out.push(e);
+    return out;
+  };
+  return { experts: set(0), baselineExperts: set(8), massKept: f[0], massBaseline: f[1] };
 }

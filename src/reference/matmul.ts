@@ -7,10 +7,13 @@ export function matmulRef(
   bias?: Float32Array, prev?: Float32Array,
 ): Float32Array {
   const y = new Float32Array(t * n);
-  for (let r = 0; r < t; r++) {
-    for (let c = 0; c < n; c++) {
+  // weight row outer, token rows inner: each W row is read once per call (same sums, same order per element)
+  for (let c = 0; c < n; c++) {
+    const wo = c * k;
+    for (let r = 0; r < t; r++) {
+      const xo = r * k;
       let s = bias ? bias[c] : 0;
-      for (let i = 0; i < k; i++) s += x[r * k + i] * w[c * k + i];
+      for (let i = 0; i < k; i++) s += x[xo + i] * w[wo + i];
       if (prev) s += prev[r * n + c];
       y[r * n + c] = s;
     }

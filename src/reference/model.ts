@@ -7,15 +7,7 @@
 import type { Checkpoint } from '../format/checkpoint.ts';
 import type { FfnRefs, LayerRefs, MoeModelSpec, WeightRef } from '../models/spec.ts';
 import { readWeightF32 } from '../models/weights.ts';
-import { route } from '../routing/policies.ts';
-import { NO_EXPERT } from '../routing/types.ts';
-import { matmulRef } from './matmul.ts';
-import { rmsNormRef } from './rmsnorm.ts';
-import { ropeRef } from './rope.ts';
-import { attentionRef, kvWriteRef } from './attention.ts';
-import { addRef, siluMulRef } from './activations.ts';
-import { clampRef, gatedAddRef } from './elementwise.ts';
-import { embeddingRef } from './embedding.ts';
+import { ReferenceStepModel } from './step.ts';
 
 type Ffn = { gate: Float32Array; up: Float32Array; down: Float32Array };
 type Weights<T> = { [K in keyof T]: T[K] extends WeightRef | undefined ? Float32Array : T[K] extends FfnRefs[] | undefined ? Ffn[] : T[K] extends FfnRefs | undefined ? Ffn & { gate1?: Float32Array } : never };
@@ -48,75 +40,16 @@ export async function loadReferenceWeights(ckpt: Checkpoint, spec: MoeModelSpec)
   return { embed, finalNorm: await rd(spec.finalNorm), lmHead: spec.tieEmbeddings ? embed : await rd(spec.lmHead), layers };
 }
 
-/** down(silu(gate x) * up x) for rows x [T, H]. */
-function swiglu(x: Float32Array, f: Ffn, T: number, H: number): Float32Array {
-  const I = f.gate.length / H;
-  const g = matmulRef(x, f.gate, T, I, H);
-  const u = matmulRef(x, f.up, T, I, H);
-  return matmulRef(siluMulRef(g, u, T, I), f.down, T, H, I);
-}
-
 /**
- * Logits [T, vocab] for every position of one sequence starting at position 0: the whole prompt at once
- * through the op references (src/reference/*.ts) and the routing reference, in the GPU runtime's order.
+ * Logits [T, vocab] for every position of one sequence starting at position 0: the whole prompt in one
+ * baseline step of the reference step model (src/reference/step.ts: op references + routing reference,
+ * in the GPU runtime's order).
  */
 export function referenceForward(spec: MoeModelSpec, W: RefWeights, tokens: number[]): Float32Array[] {
-  const { hidden: H, heads: nh, kvHeads: nkv, headDim: hd, eps, vocabSize: V } = spec;
-  const T = tokens.length;
+  const V = spec.vocabSize;
   for (const tok of tokens) if (!(Number.isInteger(tok) && tok >= 0 && tok < V)) throw new Error(`token id ${tok} out of range [0, ${V})`);
-  const positions = tokens.map((_, t) => t);
-  const seqIds = new Array<number>(T).fill(0);
-  const seqStart = [0];
-  const rope = { invFreq: spec.rope.invFreq, attentionScaling: spec.rope.attentionFactor };
-  const addScaled = (x: Float32Array, y: Float32Array) => x.set(addRef(x, y, spec.residualMultiplier));
-  const x = embeddingRef(tokens, W.embed, V, H, spec.embeddingMultiplier);
-  for (let l = 0; l < spec.layers; l++) {
-    const L = W.layers[l];
-    // --- attention ---
-    const h = rmsNormRef(x, L.attnNorm, T, H, eps);
-    let q = matmulRef(h, L.q, T, nh * hd, H, L.qBias);
-    let k = matmulRef(h, L.k, T, nkv * hd, H, L.kBias);
-    let v = matmulRef(h, L.v, T, nkv * hd, H, L.vBias);
-    if (spec.qkNorm === 'per_head') {
-      q = rmsNormRef(q, L.qNorm!, T * nh, hd, eps);
-      k = rmsNormRef(k, L.kNorm!, T * nkv, hd, eps);
-    } else if (spec.qkNorm === 'full') {
-      q = rmsNormRef(q, L.qNorm!, T, nh * hd, eps);
-      k = rmsNormRef(k, L.kNorm!, T, nkv * hd, eps);
-    }
-    if (spec.clipQkv !== null) [q, k, v] = [q, k, v].map((a) => clampRef(a, spec.clipQkv!));
-    q = ropeRef(q, T, nh, hd, hd, positions, rope);
-    k = ropeRef(k, T, nkv, hd, hd, positions, rope);
-    const kCache = new Float32Array(T * nkv * hd);
-    const vCache = new Float32Array(T * nkv * hd);
-    kvWriteRef(k, v, kCache, vCache, seqIds, positions, seqStart, nkv, hd);
-    const att = attentionRef(q, kCache, vCache, seqIds, positions, seqStart, { nHeads: nh, nKvHeads: nkv, headDim: hd }, spec.attnScale, spec.slidingWindow ?? 0);
-    addScaled(x, matmulRef(att, L.o, T, H, nh * hd, L.oBias));
-    // --- feed-forward ---
-    const h2 = rmsNormRef(x, L.mlpNorm, T, H, eps);
-    if (L.dense) {
-      addScaled(x, swiglu(h2, L.dense, T, H));
-      continue;
-    }
-    const E = spec.numExperts;
-    const r = route(matmulRef(h2, L.router!, T, E, H), T, E, spec.topK, { kind: 'baseline' }, spec.router);
-    const y = new Float32Array(T * H);
-    for (let t = 0; t < T; t++) {
-      const row = h2.subarray(t * H, (t + 1) * H);
-      for (let j = 0; j < r.kMax; j++) {
-        const e = r.ids[t * r.kMax + j];
-        if (e === NO_EXPERT) continue;
-        const out = swiglu(row, L.experts![e], 1, H);
-        for (let i = 0; i < H; i++) y[t * H + i] += r.weights[t * r.kMax + j] * out[i];
-      }
-    }
-    if (L.shared) {
-      const gate = matmulRef(h2, L.shared.gate1!, T, 1, H);
-      y.set(gatedAddRef(y, swiglu(h2, L.shared, T, H), gate, H));
-    }
-    addScaled(x, y);
-  }
-  const logits = matmulRef(rmsNormRef(x, W.finalNorm, T, H, eps), W.lmHead, T, V, H);
-  for (let i = 0; i < logits.length; i++) logits[i] *= spec.logitScale;
-  return Array.from({ length: T }, (_, t) => logits.subarray(t * V, (t + 1) * V));
+  const m = new ReferenceStepModel(spec, W, { maxSeqs: 1, maxContext: Math.max(1, tokens.length) });
+  const r = m.step({ seqs: [{ id: m.createSequence(), tokens }], logits: 'all' });
+  const all = r.logits![0];
+  return Array.from({ length: tokens.length }, (_, t) => all.subarray(t * V, (t + 1) * V));
 }

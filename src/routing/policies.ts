@@ -1,5 +1,5 @@
 // Pure-TS references of every routing policy (see shared/notes/papers.md). One entry point: route().
-import { NO_EXPERT, type PolicyConfig, type RouteResult, type RouterConfig, type XShareBudget } from './types.ts';
+import { NO_EXPERT, type MassPolicyConfig, type PolicyConfig, type RouteResult, type RouterConfig, type XShareBudget } from './types.ts';
 import { countDistinct, routerScores, selectionKeys, topkToken, writeToken } from './scores.ts';
 
 interface Ctx {
@@ -50,30 +50,97 @@ export function xshareSelect(g: Float32Array, key: Float32Array, T: number, E: n
   // f32 accumulation in token order, exactly like the GPU kernel, so both order experts identically.
   const colsum = new Float32Array(E);
   for (let t = 0; t < T; t++) for (let e = 0; e < E; e++) colsum[e] = Math.fround(colsum[e] + g[t * E + e]);
-  const warm = new Uint8Array(E);
-  const pool = new Uint8Array(E);
-  for (let t = 0; t < T; t++) {
-    const top = topkToken(key, t, E, k);
-    if (top.length) warm[top[0]] = 1;
-    for (const e of top) pool[e] = 1;
-  }
+  const { warm, pool } = warmAndPool(key, T, E, k);
   const d0 = pool.reduce((a, v) => a + v, 0);
   let B = Infinity;
   if (b.budget !== undefined) B = Math.max(1, Math.floor(b.budget));
   if (b.fraction !== undefined) B = Math.min(B, Math.max(1, Math.ceil(b.fraction * d0 - 1e-6)));
-  const order = [...Array(E).keys()].filter((e) => pool[e]);
-  order.sort((a, c) => warm[c] - warm[a] || colsum[c] - colsum[a] || a - c);
-  const nWarm = warm.reduce((a, v) => a + v, 0);
-  let total = 0;
-  for (let e = 0; e < E; e++) total += colsum[e];
-  const chosen = new Uint8Array(E);
-  let mass = 0;
-  for (let r = 0; r < order.length && r < B; r++) {
-    if (b.coverage !== undefined && r >= nWarm && mass >= b.coverage * total) break;
-    chosen[order[r]] = 1;
-    mass += colsum[order[r]];
+  return { chosen: chooseByRank(colsum, warm, pool, B, b.coverage ?? 0), colsum, warm, pool, budget: B };
+}
+
+/** Baseline top-k per token (selection order), its warm-up set (top-1s) and union (pool). */
+function warmAndPool(key: Float32Array, T: number, E: number, k: number): { warm: Uint8Array; pool: Uint8Array; top: number[][] } {
+  const warm = new Uint8Array(E);
+  const pool = new Uint8Array(E);
+  const top: number[][] = [];
+  for (let t = 0; t < T; t++) {
+    const tk = topkToken(key, t, E, k);
+    top.push(tk);
+    if (tk.length) warm[tk[0]] = 1;
+    for (const e of tk) pool[e] = 1;
   }
-  return { chosen, colsum, warm, pool, budget: B };
+  return { warm, pool, top };
+}
+
+/**
+ * The batch set shared by xshare and mass: pool experts ordered warm-up first, then by colsum desc, ties to
+ * the lower index; expert e is chosen when its rank < B and, with coverage tau > 0, unless it lies past the
+ * warm-up set and the mass ranked before it already reaches tau * total. Sums in f32 in the GPU kernel's
+ * order (total over experts by index, mass-before over the experts ranked before, by index).
+ */
+function chooseByRank(colsum: Float32Array, warm: Uint8Array, pool: Uint8Array, B: number, tau: number): Uint8Array {
+  const E = colsum.length;
+  let total = 0;
+  for (let e = 0; e < E; e++) total = Math.fround(total + colsum[e]);
+  const nWarm = warm.reduce((a, v) => a + v, 0);
+  const limit = Math.fround(Math.fround(tau) * total);
+  const chosen = new Uint8Array(E);
+  for (let e = 0; e < E; e++) {
+    if (!pool[e]) continue;
+    let rank = 0;
+    let before = 0;
+    for (let f = 0; f < E; f++) {
+      if (f === e || !pool[f]) continue;
+      if (warm[f] > warm[e] || (warm[f] === warm[e] && (colsum[f] > colsum[e] || (colsum[f] === colsum[e] && f < e)))) {
+        rank++;
+        before = Math.fround(before + colsum[f]);
+      }
+    }
+    let ok = rank < B;
+    if (tau > 0 && rank >= nWarm && before >= limit) ok = false;
+    chosen[e] = ok ? 1 : 0;
+  }
+  return chosen;
+}
+
+/**
+ * The mass policy's set S (see MassPolicyConfig): column sums over each token's baseline top-k only, in
+ * token order (f32), and the same rank rule as XShare with the coverage measured against that mass.
+ */
+export function massSelect(g: Float32Array, key: Float32Array, T: number, E: number, k: number, coverage: number, budget?: number): { chosen: Uint8Array; top: number[][] } {
+  const { warm, pool, top } = warmAndPool(key, T, E, k);
+  const colsum = new Float32Array(E);
+  for (let t = 0; t < T; t++) {
+    const inTop = new Set(top[t]);
+    for (let e = 0; e < E; e++) if (inTop.has(e)) colsum[e] = Math.fround(colsum[e] + g[t * E + e]);
+  }
+  const B = budget !== undefined ? Math.max(1, Math.floor(budget)) : Infinity;
+  return { chosen: chooseByRank(colsum, warm, pool, B, coverage), top };
+}
+
+/** Most similar expert to e inside `chosen` by sim[e, :] (ties -> lower index); -1 when chosen is empty. */
+function mostSimilar(sim: Float32Array, E: number, e: number, chosen: Uint8Array): number {
+  let best = -1;
+  for (let f = 0; f < E; f++) if (chosen[f] && (best < 0 || sim[e * E + f] > sim[e * E + best])) best = f;
+  return best;
+}
+
+function mass(ctx: Ctx, p: MassPolicyConfig): RouteResult {
+  const { T, E, k } = ctx;
+  const { chosen, top } = massSelect(ctx.g, ctx.key, T, E, k, p.coverage, p.budget);
+  const reroute = p.reroute ?? 'similar';
+  if (reroute === 'refill') return result(ctx, perTokenTopk(ctx, k, chosen));
+  if (reroute === 'drop') {
+    return result(ctx, top.map((tk, t) => {
+      const kept = tk.filter((e) => chosen[e]);
+      return kept.length ? kept : topkToken(ctx.key, t, E, k, chosen);
+    }));
+  }
+  if (!p.similarity) throw new Error("webmoe: mass policy with reroute 'similar' needs a similarity matrix");
+  const base = result(ctx, top);
+  const ids = base.ids;
+  for (let i = 0; i < ids.length; i++) if (ids[i] !== NO_EXPERT && !chosen[ids[i]]) ids[i] = mostSimilar(p.similarity, E, ids[i], chosen);
+  return { ids, weights: base.weights, distinct: countDistinct(ids), kMax: base.kMax };
 }
 
 /**
@@ -128,7 +195,7 @@ function allocT(ctx: Ctx, kAvg: number): number[][] {
 export function route(logits: Float32Array, T: number, E: number, k: number, policy: PolicyConfig, router: RouterConfig): RouteResult {
   const g = routerScores(logits, T, E, router.mode);
   const ctx: Ctx = { logits, g, key: selectionKeys(g, T, E, router), T, E, k, router };
-  if ((policy.kind === 'xshare' || policy.kind === 'alloc_t') && T < (policy.minTokens ?? 0)) policy = { kind: 'baseline' };
+  if ((policy.kind === 'xshare' || policy.kind === 'alloc_t' || policy.kind === 'mass') && T < (policy.minTokens ?? 0)) policy = { kind: 'baseline' };
   switch (policy.kind) {
     case 'baseline':
       return result(ctx, perTokenTopk(ctx, k));
@@ -140,9 +207,38 @@ export function route(logits: Float32Array, T: number, E: number, k: number, pol
     }
     case 'alloc_t':
       return result(ctx, allocT(ctx, policy.k));
+    case 'mass':
+      return mass(ctx, policy);
     case 'sere':
       return sere(result(ctx, perTokenTopk(ctx, k)), E, policy.similarity, policy.selectTopK ?? 2, policy.threshold ?? 0.1);
   }
 }
 
 export { routerScores, selectionKeys, topkToken } from './scores.ts';
+
+/** Reference of shaders/moe_route_stats.wgsl: policy set, baseline set and gating mass of one layer. */
+export function routeStats(logits: Float32Array, T: number, E: number, k: number, ids: Uint32Array, router: RouterConfig): { experts: number[]; baselineExperts: number[]; massKept: number; massBaseline: number } {
+  const g = routerScores(logits, T, E, router.mode);
+  const key = selectionKeys(g, T, E, router);
+  const base = new Set<number>();
+  const pol = new Set<number>();
+  let massKept = 0;
+  let massBaseline = 0;
+  for (let t = 0; t < T; t++) {
+    for (const e of topkToken(key, t, E, k)) {
+      base.add(e);
+      massBaseline += g[t * E + e];
+    }
+    const mine = new Set<number>();
+    for (let j = 0; j < k; j++) {
+      const e = ids[t * k + j];
+      if (e !== NO_EXPERT) mine.add(e);
+    }
+    for (const e of mine) {
+      pol.add(e);
+      massKept += g[t * E + e];
+    }
+  }
+  const asc = (s: Set<number>) => [...s].sort((a, b) => a - b);
+  return { experts: asc(pol), baselineExperts: asc(base), massKept, massBaseline };
+}

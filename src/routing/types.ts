@@ -32,6 +32,11 @@ export type XShareBudget =
   /** Smallest set (warm-up first, then greedy) whose column mass >= coverage * total mass, optionally capped. */
   | { coverage: number; budget?: number; fraction?: undefined };
 
+/**
+ * One MoE layer's routing, resolved (from a `Policy` and the calibration, see src/routing/resolve.ts): what
+ * the TS references (route()) and the GPU kernels (src/kernels/moe_router.ts) execute. Not serialisable
+ * (SERE's similarity is a matrix); users write a `Policy`.
+ */
 export type PolicyConfig =
   | { kind: 'baseline' }
   /** minTokens: batches with T < minTokens use the baseline (XShare hurts small batches). */
@@ -39,7 +44,67 @@ export type PolicyConfig =
   | { kind: 'sere'; similarity: Float32Array; selectTopK?: number; threshold?: number }
   /** Alloc-T: keep the top round(k*T) (token, expert) pairs, >= 1 per token, at most kMax (= model k) per token. */
   | { kind: 'alloc_t'; k: number; minTokens?: number }
-  | { kind: 'reduced_topk'; k: number };
+  | { kind: 'reduced_topk'; k: number }
+  | MassPolicyConfig;
+
+/**
+ * webmoe's combined policy on one layer ('mass'): a per-step expert set S from routing mass, then every
+ * token's baseline slots outside S handled by `reroute`.
+ * S = warm-up experts (some token's top-1) first, then the other baseline-union experts by the gating mass
+ * the baseline top-k gives them (sum over tokens of g[t,e] for e in the token's top-k), desc, ties to the
+ * lower index; S is the shortest such prefix (never shorter than the warm-up set) whose mass >= coverage
+ * of the step's whole baseline top-k mass, capped at `budget` experts.
+ * reroute: 'similar' (default) = a dropped slot's expert becomes its most similar expert in S (weight kept,
+ * SERE's rule), 'refill' = top-k inside S renormalised (XShare's rule), 'drop' = the token keeps only its
+ * baseline experts that are in S, renormalised.
+ */
+export interface MassPolicyConfig {
+  kind: 'mass';
+  coverage: number;
+  budget?: number;
+  reroute?: Reroute;
+  /** [E, E] row = the expert replaced; needed by reroute 'similar'. */
+  similarity?: Float32Array;
+  minTokens?: number;
+}
+
+export type Reroute = 'similar' | 'refill' | 'drop';
+
+/** A per-layer setting: one value for every MoE layer, or one per layer (index = layer index, dense layers ignored). */
+export type PerLayer = number | number[];
+
+/** Which of SERE's similarity forms (paper code): linear CKA, mean cosine mapped to [0, 1], 1 - Frobenius distance / max. */
+export type SimilarityKind = 'cka' | 'cosine' | 'frobenius';
+
+/**
+ * The routing policy a user picks: plain JSON (crosses to a Worker, goes in a config file), switchable per
+ * step. Policies marked "calibrated" need the model's calibration file (`webmoe calibrate`).
+ * - baseline: every token's own top-k, exactly as Hugging Face computes it.
+ * - reduced_topk: k experts per token, one k or one per layer (arXiv 2505.03531).
+ * - xshare: a batch-wide expert set per layer (XShare): `budget` experts, `fraction` of the baseline's
+ *   distinct count, or `coverage` of the batch's gating mass; each may be per layer.
+ * - sere: SERE re-routing to the most similar primary expert (calibrated similarity matrices).
+ * - alloc: Alloc-MoE. Alloc-L per-layer k from the calibrated sensitivity by dynamic programming, with
+ *   `k` experts per token per layer on average (total budget k * MoE layers); `tokens: true` adds Alloc-T
+ *   inside each layer (calibrated).
+ * - alloc_t: Alloc-T alone with k experts per token on average.
+ * - mass: webmoe's combined policy (see MassPolicyConfig): per-step budget from routing mass, per-layer
+ *   coverage, dropped slots re-routed to the most similar kept expert ('similar' is calibrated).
+ * - auto: the mass policy with per-layer coverages chosen from the calibration's measured sensitivity so
+ *   that the predicted held-out perplexity rise stays <= maxPerplexityRise (e.g. 0.01) (calibrated).
+ * minTokens: steps with fewer tokens than this use the baseline.
+ */
+export type Policy =
+  | { kind: 'baseline' }
+  | { kind: 'reduced_topk'; k: PerLayer }
+  | { kind: 'xshare'; budget?: PerLayer; fraction?: PerLayer; coverage?: PerLayer; minTokens?: number }
+  | { kind: 'sere'; selectTopK?: number; threshold?: number; similarity?: SimilarityKind }
+  | { kind: 'alloc'; k: number; tokens?: boolean; minTokens?: number }
+  | { kind: 'alloc_t'; k: number; minTokens?: number }
+  | { kind: 'mass'; coverage: PerLayer; budget?: PerLayer; reroute?: Reroute; similarity?: SimilarityKind; minTokens?: number }
+  | { kind: 'auto'; maxPerplexityRise: number; reroute?: Reroute; minTokens?: number };
+
+export type PolicyKind = Policy['kind'];
 
 export interface RouteResult {
   /** [T, kMax] expert ids, NO_EXPERT for unused slots; used slots come first, sorted by selection key desc. */

@@ -14,8 +14,12 @@ import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { createMoeWorkspace, type MoeWorkspace } from '../kernels/moe_ffn.ts';
-import type { GpuPolicy } from '../kernels/moe_router.ts';
+import { createStorage } from '../gpu/buffers.ts';
+import type { GpuPolicy as LayerGpuPolicy } from '../kernels/moe_router.ts';
 import type { RopeState } from '../kernels/rope.ts';
+import type { Policy, PolicyConfig } from '../routing/types.ts';
+import { resolvePolicy } from '../routing/resolve.ts';
+import { loadCalibration, type Calibration } from '../routing/calibration.ts';
 import { setKernelStyle, type KernelStyle } from '../kernels/variants.ts';
 import { measureKernelStyle } from '../kernels/tune.ts';
 import { formatBytes, planWeights, uploadWeights, weightLimits, type GpuWeights } from './weights.ts';
@@ -26,9 +30,11 @@ import { encodeAttentionBlock, encodeEmbed, encodeFfnBlock, encodeHead, type Ste
 import { decodeReadback, encodeReadback, type ForwardResult } from './readback.ts';
 import { sampleToken, seededRandom } from './sampling.ts';
 
-export type { GpuPolicy } from '../kernels/moe_router.ts';
+export type { Policy } from '../routing/types.ts';
+/** @deprecated the policy type is `Policy` (plain JSON, src/routing/types.ts); kept so existing callers compile. */
+export type GpuPolicy = Policy;
 export type { ForwardSequence, LogitRows } from './batch.ts';
-export type { ForwardResult } from './readback.ts';
+export type { ForwardResult, LayerRouting } from './readback.ts';
 
 export interface LoadOptions {
   /** Weight storage on the GPU (default 'f32'); f16/bf16/f32 checkpoints are converted on load. */
@@ -40,7 +46,12 @@ export interface LoadOptions {
   /** Tokens one forward step may carry, all sequences together (default 256). */
   maxBatchTokens?: number;
   /** Default routing policy of every step (default baseline top-k, HF semantics). */
-  policy?: GpuPolicy;
+  policy?: Policy;
+  /**
+   * The calibration calibrated policies need (sere, alloc, auto, mass with reroute 'similar'). load() reads
+   * the model folder's calibration.safetensors when this is undefined; null = none.
+   */
+  calibration?: Calibration | null;
   /** Weight bytes read from the checkpoint so far, after each tensor (or expert slice). */
   onProgress?: (p: LoadProgress) => void;
   /**
@@ -62,7 +73,7 @@ export interface ForwardRequest {
   seqs: ForwardSequence[];
   /** 'last' (default: logits of each sequence's last new token), 'all' (every new token), 'none'. */
   logits?: LogitRows;
-  policy?: GpuPolicy;
+  policy?: Policy;
   /**
    * Benchmarks: open the step's compute pass on `enc` (default: one plain pass). bench/lib/profile.ts
    * passes a splitter that gives each dispatch its own timestamped pass, to time the step per op family.
@@ -80,7 +91,7 @@ export interface GenerateOptions {
   stopIds?: number[];
   /** Called with each new id; return false to stop. */
   onToken?: (id: number) => void | boolean;
-  policy?: GpuPolicy;
+  policy?: Policy;
 }
 
 export class MoeModel {
@@ -97,7 +108,8 @@ export class MoeModel {
     readonly maxBatchTokens: number,
     readonly maxContext: number,
     readonly maxSeqs: number,
-    readonly policy: GpuPolicy,
+    readonly policy: Policy,
+    private calibration: Calibration | null,
   ) {
     const { hidden: H, headDim: hd } = spec;
     const T = maxBatchTokens;
@@ -114,7 +126,9 @@ export class MoeModel {
   static async load(files: CheckpointFiles, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
     const ckpt = await openCheckpoint(files);
     try {
-      return await MoeModel.fromCheckpoint(ckpt, await resolveSpec(ckpt), gpu, opts);
+      const spec = await resolveSpec(ckpt);
+      const calibration = opts.calibration !== undefined ? opts.calibration : await loadCalibration(files, { layers: spec.layers, E: spec.numExperts });
+      return await MoeModel.fromCheckpoint(ckpt, spec, gpu, { ...opts, calibration });
     } finally {
       await ckpt.close();
     }
@@ -139,7 +153,52 @@ export class MoeModel {
     if (opts.kernels === 'measure') await measureKernelStyle(gpu);
     else if (opts.kernels) setKernelStyle(gpu, opts.kernels);
     const weights = await uploadWeights(gpu, ckpt, spec, format, plan, opts.onProgress);
-    return new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, maxSeqs, opts.policy ?? { kind: 'baseline' });
+    const model = new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, maxSeqs, opts.policy ?? { kind: 'baseline' }, opts.calibration ?? null);
+    try {
+      model.resolve(model.policy); // a bad default policy fails at load, not at the first step
+    } catch (e) {
+      model.destroy();
+      throw e;
+    }
+    return model;
+  }
+
+  private readonly resolved = new Map<string, (LayerGpuPolicy | null)[]>();
+  private readonly simBuffers = new Map<Float32Array, GPUBuffer>();
+
+  /** Replace the calibration (e.g. after `webmoe calibrate`); policies resolve again on their next step. */
+  setCalibration(c: Calibration | null): void {
+    this.calibration = c;
+    this.resolved.clear();
+    for (const b of this.simBuffers.values()) b.destroy();
+    this.simBuffers.clear();
+  }
+
+  getCalibration(): Calibration | null {
+    return this.calibration;
+  }
+
+  /** Per-layer kernel policies of a JSON policy (cached by its JSON; similarity matrices uploaded once). */
+  resolve(policy: Policy): (LayerGpuPolicy | null)[] {
+    const key = JSON.stringify(policy);
+    let r = this.resolved.get(key);
+    if (r) return r;
+    const spec = this.spec;
+    const cfg = resolvePolicy(policy, { isMoe: spec.layerKinds.map((k) => k === 'moe'), topK: spec.topK, E: spec.numExperts, calibration: this.calibration });
+    const sim = (m: Float32Array) => {
+      let b = this.simBuffers.get(m);
+      if (!b) this.simBuffers.set(m, (b = createStorage(this.gpu.device, m, 'calibration.similarity')));
+      return b;
+    };
+    r = cfg.map((c: PolicyConfig | null): LayerGpuPolicy | null => {
+      if (!c) return null;
+      if (c.kind === 'sere') return { ...c, similarity: sim(c.similarity) };
+      if (c.kind === 'mass') return { ...c, similarity: c.similarity ? sim(c.similarity) : undefined };
+      return c as LayerGpuPolicy;
+    });
+    if (this.resolved.size > 64) this.resolved.clear();
+    this.resolved.set(key, r);
+    return r;
   }
 
   /** A new empty sequence (a KV-cache region); free it with freeSequence. */
@@ -170,7 +229,7 @@ export class MoeModel {
       vocabSize: spec.vocabSize, maxContext: this.maxContext, maxBatchTokens: this.maxBatchTokens, lengthOf: (id) => this.kv.length(id),
     });
     const T = batch.ids.length;
-    if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [], distinctExperts: [] };
+    if (T === 0) return { next: [], logits: mode === 'none' ? undefined : [], distinctExperts: [], routing: [] };
     const R = batch.rows.length;
     s.ensureLogitRows(R);
     const dev = gpu.device;
@@ -179,7 +238,7 @@ export class MoeModel {
     dev.queue.writeBuffer(s.seqIds, 0, batch.seqIds);
     dev.queue.writeBuffer(s.positions, 0, batch.positions);
     dev.queue.writeBuffer(s.rows, 0, batch.rows);
-    const policy = req.policy ?? this.policy;
+    const layerPolicy = this.resolve(req.policy ?? this.policy);
     const wantLogits = mode !== 'none';
 
     // A validation error (a kernel bug, a limit exceeded) must fail the step, not return zeros.
@@ -191,7 +250,7 @@ export class MoeModel {
     for (let l = 0; l < spec.layers; l++) {
       const L = this.weights.layers[l];
       encodeAttentionBlock(c, L, { rope: this.rope, kv: this.kv, layer: l });
-      encodeFfnBlock(c, L, { ws: this.ws, policy, W: this.weights, layer: l });
+      encodeFfnBlock(c, L, { ws: this.ws, policy: layerPolicy[l] ?? { kind: 'baseline' }, W: this.weights, layer: l });
     }
     encodeHead(c, this.weights, R);
     pass.end();
@@ -246,6 +305,7 @@ export class MoeModel {
     this.kv.destroy();
     this.ws?.destroy();
     this.s.destroy();
+    for (const b of this.simBuffers.values()) b.destroy();
   }
 }
 

@@ -4,6 +4,7 @@ import type { Gpu } from '../gpu/context.ts';
 import { Usage, createStorage } from '../gpu/buffers.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { readbackBytes } from './readback.ts';
+import { ROUTE_STATS_WORDS } from '../kernels/moe_router.ts';
 
 export interface ScratchSizes {
   /** Token rows of the largest step. */
@@ -24,11 +25,7 @@ export class StepScratch {
   readonly x: GPUBuffer; // residual stream [T, H]
   readonly h: GPUBuffer; // normed [T, H]
   readonly tmp: GPUBuffer; // a branch output before its scaled residual add [T, H]
-  readonly q: GPUBuffer; // [T, nh*hd]
-  readonly q2: GPUBuffer; // after qk-norm
-  readonly k: GPUBuffer; // [T, nkv*hd]
-  readonly k2: GPUBuffer;
-  readonly v: GPUBuffer;
+  readonly qkv: GPUBuffer; // [T, (nh + 2 nkv) hd]: q, k, v per row (q normed and rotated in place)
   readonly att: GPUBuffer; // attention output [T, nh*hd]
   readonly f1: GPUBuffer; // dense / shared FFN gate, up, silu*up [T, maxI]
   readonly f2: GPUBuffer;
@@ -40,6 +37,7 @@ export class StepScratch {
   logits: GPUBuffer; // [R, V]
   readonly next: GPUBuffer; // u32 [R] argmax
   readonly counters: GPUBuffer; // u32 [layers] distinct experts
+  readonly routeStats: GPUBuffer; // u32 [layers, ROUTE_STATS_WORDS] policy / baseline sets, mass kept
   readback: GPUBuffer; // MAP_READ, see readback.ts
 
   constructor(private readonly gpu: Gpu, private readonly spec: MoeModelSpec, private readonly size: ScratchSizes) {
@@ -58,11 +56,7 @@ export class StepScratch {
     this.x = b(T * H, 'x');
     this.h = b(T * H, 'h');
     this.tmp = b(T * H, 'tmp');
-    this.q = b(T * nh * hd, 'q');
-    this.q2 = b(T * nh * hd, 'q2');
-    this.k = b(T * nkv * hd, 'k');
-    this.k2 = b(T * nkv * hd, 'k2');
-    this.v = b(T * nkv * hd, 'v');
+    this.qkv = b(T * (nh + 2 * nkv) * hd, 'qkv');
     this.att = b(T * nh * hd, 'att');
     this.f1 = b(T * maxI, 'f1');
     this.f2 = b(T * maxI, 'f2');
@@ -75,6 +69,7 @@ export class StepScratch {
     this.logits = b(size.maxSeqs * V, 'logits');
     this.next = b(T, 'next');
     this.counters = b(Math.max(1, spec.layers), 'counters');
+    this.routeStats = b(spec.layers * ROUTE_STATS_WORDS, 'routeStats');
     this.readback = this.readbackBuffer(size.maxSeqs);
   }
 
@@ -94,7 +89,7 @@ export class StepScratch {
   }
 
   destroy(): void {
-    const { ids, seqIds, positions, seqStart, rows, x, h, tmp, q, q2, k, k2, v, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, readback } = this;
-    for (const b of [ids, seqIds, positions, seqStart, rows, x, h, tmp, q, q2, k, k2, v, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, readback]) b.destroy();
+    const { ids, seqIds, positions, seqStart, rows, x, h, tmp, qkv, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, routeStats, readback } = this;
+    for (const b of [ids, seqIds, positions, seqStart, rows, x, h, tmp, qkv, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, routeStats, readback]) b.destroy();
   }
 }

@@ -10,6 +10,7 @@ import { Channel } from './channel.ts';
 import { seededRandom } from '../util/random.ts';
 import { checkGenerateRequest } from '../api/validate.ts';
 import { EngineDisposedError } from '../api/errors.ts';
+import type { Policy } from '../api/policy.ts';
 import { GpuUnavailableError } from '../gpu/errors.ts';
 import { StepItemError, type BatchModel, type SamplingParams, type StepItem, type StepResult } from './types.ts';
 
@@ -42,6 +43,8 @@ export interface StepMetrics {
   decodeTokens: number;
   ms: number;
   distinctExperts?: number[];
+  /** The routing policy the step ran with (a switch applies from the next step that starts). */
+  policy?: Policy;
 }
 
 export interface SchedulerOptions {
@@ -339,6 +342,7 @@ export class Scheduler {
       decodeTokens: parts.filter((p) => p.prefill === 0).length,
       ms,
       distinctExperts: out.distinctExperts,
+      policy: out.policy,
     });
   }
 

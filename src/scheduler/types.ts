@@ -1,5 +1,6 @@
 // What the scheduler needs from a model: sequences with their own KV cache, and one batched step.
 // The GPU runtime implements it (src/runtime); tests use a fake.
+import type { Policy } from '../api/policy.ts';
 
 export interface SamplingParams {
   /** 0 = greedy. */
@@ -21,6 +22,8 @@ export interface StepResult {
   next: number[];
   /** Distinct experts used per MoE layer in this step (metrics), if the model reports it. */
   distinctExperts?: number[];
+  /** The routing policy this step ran with (metrics), if the model has policies. */
+  policy?: Policy;
 }
 
 export interface BatchModel {
@@ -37,6 +40,8 @@ export interface BatchModel {
    * the others); throw StepItemError to name the items at fault.
    */
   step(items: StepItem[]): Promise<StepResult>;
+  /** Routing policy of the steps that start after this call (models with expert routing). */
+  setPolicy?(policy: Policy): void;
 }
 
 /** A step failed because of some of its items (indices into the step's items); the rest may be retried. */

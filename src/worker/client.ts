@@ -8,6 +8,7 @@ import type { Engine, EngineInfo, GenerateChunk, GenerateOptions, GenerateStream
 import { chatCompletions } from '../api/chat.ts';
 import { Channel } from '../scheduler/channel.ts';
 import { EngineDisposedError } from '../api/errors.ts';
+import type { Policy } from '../api/policy.ts';
 
 /** The engine Worker stopped (crashed, failed to load, or was terminated): every pending call rejects with this. */
 export class WorkerDiedError extends Error {
@@ -94,6 +95,10 @@ export class WorkerEngine implements Engine {
   onStep(listener: (m: StepMetrics) => void): () => void {
     this.stepListeners.add(listener);
     return () => this.stepListeners.delete(listener);
+  }
+
+  setPolicy(policy: Policy): Promise<void> {
+    return this.call(() => this.api.setPolicy(policy));
   }
 
   async dispose(opts?: { mode?: 'cancel' | 'drain' }): Promise<void> {

@@ -50,6 +50,10 @@ export function serveEngine(endpoint: Comlink.Endpoint = self as unknown as Coml
       need().onStep((m) => void cb(m));
     },
 
+    setPolicy(policy) {
+      return need().setPolicy(policy);
+    },
+
     async dispose(opts) {
       const e = engine;
       engine = null;

