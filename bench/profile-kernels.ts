@@ -70,4 +70,4 @@ async function main(): Promise<void> {
   setBlockedMaxRows(8);
   gpu.destroy();
 }
-main();
+if (process.argv[1]?.endsWith("profile-kernels.ts")) main();

@@ -23,7 +23,13 @@ struct Params { H: u32, I: u32, kMax: u32, kPadH: u32, kPadI: u32, group: u32, h
 #if FMT_F32
 @group(0) @binding(2) var<storage, read> gate_up: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> down: array<vec4<f32>>;
-#else
+#endif
+#if F16_PAIRS
+// blocked f16: four halves (two u32) per load
+@group(0) @binding(2) var<storage, read> gate_up: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read> down: array<vec2<u32>>;
+#endif
+#if W_WORDS
 @group(0) @binding(2) var<storage, read> gate_up: array<u32>;
 @group(0) @binding(3) var<storage, read> down: array<u32>;
 #endif
@@ -46,8 +52,13 @@ fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { return gate_up[(r * kp + c) >> 2u
 fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { return down[(r * kp + c) >> 2u]; }
 #endif
 #if FMT_F16
+#if F16_PAIRS
+fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { let v = gate_up[(r * kp + c) >> 2u]; return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { let v = down[(r * kp + c) >> 2u]; return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+#else
 fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = (r * kp + c) >> 1u; return vec4<f32>(unpack2x16float(gate_up[i]), unpack2x16float(gate_up[i + 1u])); }
 fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = (r * kp + c) >> 1u; return vec4<f32>(unpack2x16float(down[i]), unpack2x16float(down[i + 1u])); }
+#endif
 #endif
 #if FMT_I8
 fn i8x4(w: u32) -> vec4<f32> {

@@ -178,6 +178,7 @@ export function encodeMoeFfn(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeFfnArg
   const defines = {
     ...weightFormatDefines(f),
     BLOCKED: blocked, V4: blocked && a.H % 4 === 0 && a.I % 4 === 0,
+    F16_PAIRS: blocked && f === 'f16', W_WORDS: f !== 'f32' && !(blocked && f === 'f16'),
   };
   const constants: Record<string, number> = blocked ? { WGB: MOE_BLOCKED_WG } : {};
   if (quant && (!a.gateUpScales || !a.downScales)) throw new Error(`webmoe: ${f} expert weights need gateUpScales and downScales`);

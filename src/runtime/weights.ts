@@ -87,7 +87,8 @@ export function planWeights(spec: MoeModelSpec, format: WeightFormat, limits: We
     fused(`'${r.q.tensor}' with k and v`, [r.q, r.k, r.v]);
     mat(r.o);
     if (r.qBias || r.kBias || r.vBias) bytes += (r.q.shape[0] + r.k.shape[0] + r.v.shape[0]) * 4;
-    for (const b of [r.oBias, r.qNorm, r.kNorm]) vec(b);
+    vec(r.oBias);
+    bytes += Math.max(16, ((r.qNorm?.shape[0] ?? 0) + (r.kNorm?.shape[0] ?? 0) + spec.rope.invFreq.length) * 4);
     mat(r.router, 'f32');
     if (r.experts) for (const [a, b] of expertChunks) bytes += weightBytes(format, (b - a) * 2 * I, H, QUANT_GROUP) + weightBytes(format, (b - a) * H, I, QUANT_GROUP);
     for (const f of [r.shared, r.dense]) {
@@ -134,8 +135,8 @@ export interface GpuLayer {
   /** q|k|v biases concatenated (zeros for a projection without one). */
   qkvBias?: GPUBuffer;
   oBias?: GPUBuffer;
-  qNorm?: GPUBuffer;
-  kNorm?: GPUBuffer;
+  /** For the fused norm + RoPE + KV write: q norm weights, k norm weights (absent without qk-norm), inv_freq. */
+  ropeAux: { buffer: GPUBuffer; kNormOffset: number; freqOffset: number };
   mlpNorm: GPUBuffer;
   router?: MatmulWeight;
   experts?: GpuExperts;
@@ -234,7 +235,13 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   for (let l = 0; l < spec.layers; l++) {
     const r = spec.layerRefs[l];
     const p = `layer${l}`;
+    const qn = r.qNorm ? await rd(r.qNorm) : new Float32Array(0);
+    const kn = r.kNorm ? await rd(r.kNorm) : new Float32Array(0);
+    const aux = createStorage(gpu.device, Float32Array.from([...qn, ...kn, ...spec.rope.invFreq]), `${p}.ropeAux`);
+    buffers.push(aux);
+    bytes += aux.size;
     const g: GpuLayer = {
+      ropeAux: { buffer: aux, kNormOffset: qn.length, freqOffset: qn.length + kn.length },
       attnNorm: await vec(r.attnNorm, `${p}.attnNorm`),
       qkv: await matStack([r.q, r.k, r.v], `${p}.qkv`),
       o: await mat(r.o, `${p}.o`),
@@ -252,8 +259,6 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
       bytes += g.qkvBias.size;
     }
     if (r.oBias) g.oBias = await vec(r.oBias, `${p}.oBias`);
-    if (r.qNorm) g.qNorm = await vec(r.qNorm, `${p}.qNorm`);
-    if (r.kNorm) g.kNorm = await vec(r.kNorm, `${p}.kNorm`);
     // The router stays f32: its top-k decisions are sensitive to rounding and it is tiny.
     if (r.router) g.router = await mat(r.router, `${p}.router`, 'f32');
     if (r.experts) {
