@@ -20,7 +20,7 @@ export const PROMPTS = 32;
 export function defaultModelPlan(src: ModelSource, quick: boolean): ModelPlan {
   return quick
     ? {
-      src, batches: [1, 8], policies: ['xshare50%', 'topk/2'], reps: 3, profileBatches: [8], strategyTs: [8], strategyReps: 2,
+      src, batches: [1, 8], policies: ['xshare50%', 'topk/2', 'mass90%'], reps: 3, profileBatches: [8], strategyTs: [8], strategyReps: 2,
       concurrency: [1, 4], schedPolicies: [], schedPolicyConcurrency: [], schedReps: 1, promptLen: 8, genTokens: 3, maxContext: 128,
     }
     : {
