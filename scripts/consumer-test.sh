@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=$(mktemp -d /tmp/webmoe-consumer.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+[ -n "${WEBMOE_CONSUMER_KEEP:-}" ] && echo "consumer-test: keeping $WORK" || trap 'rm -rf "$WORK"' EXIT
 t0=$SECONDS
 step() { echo "consumer-test [$((SECONDS - t0)) s] $*"; }
 NPM_FLAGS=(--prefer-offline --no-audit --no-fund --loglevel=error)

@@ -9,6 +9,7 @@ import { gpuFromDevice, type Gpu } from './gpu/context.ts';
 import { filesAtUrls, filesFromMap, type CheckpointFiles } from './format/checkpoint.ts';
 import { createEngineWith, type EngineOptions } from './api/load.ts';
 import type { LocalEngine } from './api/engine.ts';
+import type { LoadProgress, LoadSource } from './api/types.ts';
 import { folderLocation, urlMapLocation, type ModelLocation } from './files/location.ts';
 import { openStore, type CacheOptions, type CacheKind } from './files/stores.ts';
 import { cachedFiles, isModelStored } from './files/cached.ts';
@@ -34,21 +35,28 @@ const defaultCache = (): CacheKind | false => ((globalThis as { caches?: unknown
 
 /** The CheckpointFiles a load reads (through the cache when it is on). */
 export function modelFiles(opts: CreateEngineOptions): CheckpointFiles {
+  return modelSource(opts).files;
+}
+
+/** The files, and where their weights are read from (LoadProgress.from of the 'weights' stage). */
+function modelSource(opts: CreateEngineOptions): { files: CheckpointFiles; from: LoadSource } {
   const { model } = opts;
-  if (model instanceof Map) return filesFromMap(model);
+  if (model instanceof Map) return { files: filesFromMap(model), from: 'local' };
   const loc = modelLocation(model, opts.name);
-  if (!loc) return model as CheckpointFiles;
+  if (!loc) return { files: model as CheckpointFiles, from: 'local' };
   const cache = opts.cache === undefined ? defaultCache() : opts.cache;
-  if (cache) return cachedFiles(loc, openStore(cache), { onProgress: opts.onProgress });
-  return filesAtUrls(loc.name, loc.url, { blobFallback: true });
+  if (cache) return { files: cachedFiles(loc, openStore(cache), { onProgress: opts.onProgress }), from: 'cache' };
+  return { files: filesAtUrls(loc.name, loc.url, { blobFallback: true }), from: 'network' };
 }
 
 /** Load a model onto WebGPU in this thread (page or Worker). */
 export async function createEngine(opts: CreateEngineOptions = {}): Promise<LocalEngine> {
-  const files = modelFiles(opts);
+  const { files, from } = modelSource(opts);
   installBundledShaderLoader();
   const gpu: Gpu | undefined = opts.device ? gpuFromDevice(opts.device) : undefined;
-  return createEngineWith(files, { ...opts, name: opts.name ?? files.name, gpu }, () => createBrowserGpu());
+  const report = opts.onProgress;
+  const onProgress = report && ((p: LoadProgress) => report(p.stage === 'weights' ? { ...p, from } : p));
+  return createEngineWith(files, { ...opts, name: opts.name ?? files.name, gpu, onProgress }, () => createBrowserGpu());
 }
 
 function storeFor(model: ModelSource | undefined, opts: CacheOptions & { name?: string }) {

@@ -10,6 +10,7 @@ import { filesFromUrl, type CheckpointFiles } from './format/checkpoint.ts';
 import { filesFromNodeDir } from './format/source-node.ts';
 import { createEngineWith, type EngineOptions } from './api/load.ts';
 import type { LocalEngine } from './api/engine.ts';
+import type { LoadProgress } from './api/types.ts';
 import { folderLocation } from './files/location.ts';
 
 /** A model folder path, an http(s) URL, or CheckpointFiles; undefined = the embedded default model. */
@@ -40,7 +41,10 @@ export async function createEngine(opts: CreateEngineOptions = {}): Promise<Loca
     installFsShaderLoader();
     gpu = gpuFromDevice(opts.device);
   }
-  return createEngineWith(files, { ...opts, name: opts.name ?? files.name, gpu }, () => createNodeGpu(opts));
+  const report = opts.onProgress;
+  const from = typeof opts.model === 'string' && /^https?:\/\//.test(opts.model) ? 'network' : 'local';
+  const onProgress = report && ((p: LoadProgress) => report(p.stage === 'weights' ? { ...p, from } : p));
+  return createEngineWith(files, { ...opts, name: opts.name ?? files.name, gpu, onProgress }, () => createNodeGpu(opts));
 }
 
 export { defaultModelDir } from './default-model.ts';

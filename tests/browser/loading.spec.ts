@@ -27,7 +27,7 @@ async function expectedHash(): Promise<number> {
 }
 
 type FilesResult = { hash: number; name: string; fromNetwork: string[]; fromCache: string[]; modelType: string; whale: number[]; lastDownload: { bytes: number; totalBytes: number; files: number; totalFiles: number } | null };
-type EngineResult = FilesResult & { tokens: number[]; lastWeights: { bytes: number; totalBytes: number } | null };
+type EngineResult = FilesResult & { tokens: number[]; lastWeights: { bytes: number; totalBytes: number; stage: string; from: string } | null };
 
 test.describe('loading models by URL', () => {
   let srv: Awaited<ReturnType<typeof startModelServer>>;
@@ -54,6 +54,7 @@ test.describe('loading models by URL', () => {
     expect(first.lastDownload).toMatchObject({ files: first.lastDownload!.totalFiles });
     expect(first.lastDownload!.bytes).toBe(first.lastDownload!.totalBytes);
     expect(first.lastWeights!.bytes).toBe(first.lastWeights!.totalBytes);
+    expect(first.lastWeights).toMatchObject({ stage: 'weights', from: 'cache' });
     expect(first.name).toBe('plain');
     expect(srv.stats().bytes).toBeGreaterThan(30e6);
     expect(await call(page, 'hasModelInCache', url)).toBe(true);
