@@ -65,13 +65,13 @@ export function reportSpecs(r: BenchReport): Record<string, TopLevelSpec> {
       title: title(r, `Achieved weight bandwidth / buffer copy bandwidth (${r.copy.gbps.toFixed(2)} GB/s), same run`),
       data: { values: bw },
       facet: { row: { field: 'model', type: 'nominal', title: null } },
-      resolve: { scale: { x: 'independent' } },
+      resolve: { scale: { x: 'independent' }, axis: { x: 'independent' } },
       spec: {
         width: 520, height: 160,
-        mark: 'bar',
+        mark: { type: 'point', filled: true, size: 90 },
         encoding: {
-          x: { field: 'case', type: 'nominal', title: null, sort: null }, xOffset: { field: 'what' },
-          y: { field: 'ratio', type: 'quantitative', title: 'GB/s / copy GB/s' }, color: { field: 'what', type: 'nominal', legend: { orient: 'bottom', title: null } },
+          x: { field: 'case', type: 'nominal', title: null, sort: null }, shape: { field: 'what', type: 'nominal' },
+          y: { field: 'ratio', type: 'quantitative', title: 'GB/s / copy GB/s' }, color: { field: 'what', type: 'nominal', legend: { orient: 'bottom', title: null, labelLimit: 400 } }, 
           tooltip: [{ field: 'case' }, { field: 'what' }, { field: 'ratio', format: '.4f' }],
         },
       },
@@ -81,13 +81,14 @@ export function reportSpecs(r: BenchReport): Record<string, TopLevelSpec> {
       title: title(r, 'GPU time of one decode step by dispatch family (baseline policy)'),
       data: { values: split },
       facet: { column: { field: 'model', type: 'nominal', title: null } },
+      resolve: { scale: { x: 'independent' } },
       spec: {
         width: 220, height: 240,
         mark: 'bar',
         encoding: {
           x: { field: 'B', type: 'nominal', title: 'decode batch', sort: null },
           y: { field: 'share', type: 'quantitative', stack: 'normalize', title: 'share of GPU time', axis: { format: '%' } },
-          color: { field: 'family', type: 'nominal', legend: { title: 'shader:entry' } },
+          color: { field: 'family', type: 'nominal', scale: { scheme: 'tableau20' }, legend: { title: 'shader:entry', labelLimit: 300 } },
           tooltip: [{ field: 'family' }, { field: 'ms', format: '.2f' }, { field: 'share', format: '.1%' }],
         },
       },
@@ -113,12 +114,13 @@ export function reportSpecs(r: BenchReport): Record<string, TopLevelSpec> {
   if (r.strategies.length) {
     specs['strategies'] = {
       title: title(r, 'One MoE layer: time / grouped kernel time, baseline routing'),
-      data: { values: r.strategies.map((s) => ({ model: s.model, T: `T${s.T}`, strategy: s.strategy, ratio: s.ratio, ms: s.ms.median })) },
+      data: { values: r.strategies.map((s) => ({ model: s.model, T: s.T, strategy: s.strategy, ratio: s.ratio, ms: s.ms.median })) },
       facet: { column: { field: 'model', type: 'nominal', title: null } },
+      resolve: { scale: { x: 'independent' } },
       spec: {
         width: 260, height: 220,
         layer: [
-          { mark: 'bar', encoding: { x: { field: 'T', type: 'nominal', sort: null, title: 'tokens' }, xOffset: { field: 'strategy' }, y: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'ms / grouped ms (log)' }, color: { field: 'strategy', type: 'nominal' }, tooltip: [{ field: 'strategy' }, { field: 'T' }, { field: 'ms', format: '.2f' }, { field: 'ratio', format: '.2f' }] } },
+          { mark: 'bar', encoding: { x: { field: 'T', type: 'ordinal', title: 'tokens in the layer call' }, xOffset: { field: 'strategy', type: 'nominal', sort: ['grouped', 'loop', 'dense'] }, y: { field: 'ratio', type: 'quantitative', title: 'ms / grouped ms' }, color: { field: 'strategy', type: 'nominal', sort: ['grouped', 'loop', 'dense'] }, tooltip: [{ field: 'strategy' }, { field: 'T' }, { field: 'ms', format: '.2f' }, { field: 'ratio', format: '.2f' }] } },
           { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { datum: 1 } } },
         ],
       },
@@ -149,24 +151,25 @@ interface KernelsJson {
 export function kernelsSpec(j: KernelsJson): TopLevelSpec {
   const copy = j.results.find((r) => r.name.startsWith('copy'));
   const mm = j.results.filter((r) => r.meta?.kernel === 'matmul').map((r) => ({ case: `${r.meta!.format} T${r.meta!.t}`, format: r.meta!.format, gbps: r.gbps, gflops: r.gflops }));
-  const moe = j.results.filter((r) => r.meta?.kernel === 'moe').map((r) => ({ shape: r.meta!.shape, format: r.meta!.format, T: `T=${r.meta!.T}`, policy: r.meta!.policy, ms: r.ms, distinct: r.meta!.distinct }));
+  const moe = j.results.filter((r) => r.meta?.kernel === 'moe').map((r) => ({ shape: r.meta!.shape, format: r.meta!.format, T: Number(r.meta!.T), policy: r.meta!.policy, ms: r.ms, distinct: r.meta!.distinct }));
   const sub = `${(j.adapter ?? '').slice(0, 90)} ${j.date ? `· ${j.date.slice(0, 16)}` : ''}`;
   return {
     title: { text: 'webmoe kernel bench', subtitle: sub },
+    resolve: { scale: { color: 'independent', shape: 'independent' }, legend: { color: 'independent', shape: 'independent' } },
     hconcat: [
       {
         title: 'matmul weight GB/s (log), copy dashed',
         width: 360, height: 260,
         layer: [
-          { data: { values: mm }, mark: 'bar', encoding: { x: { field: 'case', type: 'nominal', sort: null, title: null }, y: { field: 'gbps', type: 'quantitative', scale: { type: 'log' }, title: 'GB/s' }, color: { field: 'format', type: 'nominal' }, tooltip: [{ field: 'case' }, { field: 'gbps', format: '.3f' }, { field: 'gflops', format: '.3f' }] } },
+          { data: { values: mm }, mark: { type: 'point', filled: true, size: 80 }, encoding: { x: { field: 'case', type: 'nominal', sort: null, title: null }, y: { field: 'gbps', type: 'quantitative', scale: { type: 'log' }, title: 'GB/s' }, color: { field: 'format', type: 'nominal', legend: { title: 'matmul format' } }, tooltip: [{ field: 'case' }, { field: 'gbps', format: '.3f' }, { field: 'gflops', format: '.3f' }] } },
           ...(copy ? [{ data: { values: [{ g: copy.gbps }] }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#e377c2' }, encoding: { y: { field: 'g', type: 'quantitative' as const } } }] : []),
         ],
       },
       {
         title: 'MoE layer ms per call vs distinct experts',
         data: { values: moe },
-        facet: { column: { field: 'T', type: 'nominal', title: null } },
-        spec: { width: 140, height: 260, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'distinct', type: 'quantitative' }, y: { field: 'ms', type: 'quantitative' }, color: { field: 'policy', type: 'nominal' }, shape: { field: 'format', type: 'nominal' }, tooltip: [{ field: 'policy' }, { field: 'format' }, { field: 'ms', format: '.2f' }] } },
+        facet: { column: { field: 'T', type: 'ordinal', title: 'tokens T' } },
+        spec: { width: 140, height: 260, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'distinct', type: 'quantitative' }, y: { field: 'ms', type: 'quantitative' }, color: { field: 'policy', type: 'nominal', scale: { scheme: 'dark2' } }, shape: { field: 'format', type: 'nominal' }, tooltip: [{ field: 'policy' }, { field: 'format' }, { field: 'ms', format: '.2f' }] } },
       },
     ],
   } as TopLevelSpec;

@@ -6,7 +6,8 @@
 import { createNodeGpu } from '../src/gpu/node.ts';
 import { createStorage } from '../src/gpu/buffers.ts';
 import type { Gpu } from '../src/gpu/context.ts';
-import { setBlockedMaxRows, encodeMatmul, uploadWeight, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { setBlockedMaxRows, encodeMatmul, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { uploadWeight } from '../src/quant/upload.ts';
 
 const argOf = (n: string) => (process.argv.includes(n) ? process.argv[process.argv.indexOf(n) + 1] : undefined);
 const rounds = Number(argOf('--rounds') ?? 5);
@@ -69,4 +70,4 @@ async function main(): Promise<void> {
   setBlockedMaxRows(8);
   gpu.destroy();
 }
-main();
+if (process.argv[1]?.endsWith("profile-kernels.ts")) main();

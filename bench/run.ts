@@ -58,8 +58,9 @@ export async function writeOutputs(report: BenchReport, dir: string): Promise<st
   return ['bench.json', 'bench.md', ...svgs];
 }
 
-function slug(s: string): string {
-  return s.toLowerCase().replace(/\[.*\]/, '').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+/** "google swiftshader swiftshader-device-subzero- (software) [...]" -> "google-swiftshader" (vendor, architecture). */
+function slug(adapter: string): string {
+  return adapter.toLowerCase().split(/\s+/).slice(0, 2).join('-').replace(/[^a-z0-9-]+/g, '');
 }
 
 async function main(): Promise<void> {
@@ -80,6 +81,9 @@ async function main(): Promise<void> {
       gpu.destroy();
     }
   }
+  // CPU time of this process (Node: Dawn + SwiftShader threads) next to the wall time: on a shared
+  // machine the ratio says how much of a core the run actually got
+  report.processCpuS = has('browser') ? undefined : (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
   const outDir = join(here, 'out', has('browser') ? 'browser' : 'node');
   const files = await writeOutputs(report, outDir);
   console.log(`\n${markdownReport(report)}\n\nwrote ${files.map((f) => join(outDir, f)).join(', ')} in ${report.elapsedS.toFixed(0)} s`);

@@ -7,7 +7,7 @@
 //   npx tsx bench/synth-model.ts [--quick] [out-dir]
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeSafetensors, type TensorToWrite } from '../src/format/safetensors.ts';
+import { writeSafetensors, type TensorToWrite } from '../src/format/safetensors-writer.ts';
 import { f32ToF16Bits } from '../src/quant/f16.ts';
 import { seededRandom } from '../src/util/random.ts';
 import type { WeightFormat } from '../src/kernels/matmul.ts';

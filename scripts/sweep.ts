@@ -54,7 +54,7 @@ function policies(B: number, topK: number): Entry[] {
   for (const k of full ? [topK - 0.5, topK - 1, topK - 1.5] : [topK - 1]) add('Alloc-L', `k=${k}`, { kind: 'alloc', k });
   for (const k of full ? [topK - 0.5, topK - 1] : [topK - 1]) add('Alloc-L+T', `k=${k}`, { kind: 'alloc', k, tokens: true });
   for (const c of full ? [0.95, 0.9, 0.85, 0.8] : [0.9, 0.8]) add('webmoe mass (similar)', `coverage ${c}`, { kind: 'mass', coverage: c });
-  if (full) for (const c of [0.93, 0.9, 0.85]) add('mass, refill (ablation)', `coverage ${c}`, { kind: 'mass', coverage: c, reroute: 'refill' });
+  for (const c of full ? [0.93, 0.9, 0.85] : [0.9]) add('webmoe mass (refill)', `coverage ${c}`, { kind: 'mass', coverage: c, reroute: 'refill' });
   for (const r of full ? [0.005, 0.01, 0.02] : [0.01]) add('webmoe auto', `rise ${r}`, { kind: 'auto', maxPerplexityRise: r });
   return e;
 }

@@ -4,7 +4,7 @@
 // of R output channels, tile): partial[slot] = weight * (h Wd[e]^T). Each workgroup is R rows x KS lanes;
 // lanes split the row's columns (coalesced reads), then a fixed-order reduction (deterministic).
 // gateUp: rows [E*2I] (gate rows then up rows per expert) of kPadH columns, down: rows [E*H] of kPadI
-// columns, in the row-padded layouts of src/quant/pack.ts: f32, f16 (W_F16), int8 (W_I8) or int4 (W_I4)
+// columns, in the row-padded layouts of src/quant/pack.ts: f32, f16 (FMT_F16), int8 (FMT_I8) or int4 (FMT_I4)
 // with per-group f32 scales (group a multiple of 8, so 4 aligned elements share one scale).
 // work: f32 [T*kMax, H] partial outputs (written only for used slots; moe_combine skips the others),
 // then f32 [T*kMax, I] gated intermediates from word hOff.
@@ -20,10 +20,16 @@ struct Params { H: u32, I: u32, kMax: u32, kPadH: u32, kPadI: u32, group: u32, h
 #else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 #endif
-#if W_F32
+#if FMT_F32
 @group(0) @binding(2) var<storage, read> gate_up: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> down: array<vec4<f32>>;
-#else
+#endif
+#if F16_PAIRS
+// blocked f16: four halves (two u32) per load
+@group(0) @binding(2) var<storage, read> gate_up: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read> down: array<vec2<u32>>;
+#endif
+#if W_WORDS
 @group(0) @binding(2) var<storage, read> gate_up: array<u32>;
 @group(0) @binding(3) var<storage, read> down: array<u32>;
 #endif
@@ -34,22 +40,27 @@ struct Params { H: u32, I: u32, kMax: u32, kPadH: u32, kPadI: u32, group: u32, h
 #else
 @group(0) @binding(6) var<storage, read_write> work: array<f32>;
 #endif
-#if W_QUANT
+#if SCALES
 @group(0) @binding(7) var<storage, read> gu_scales: array<f32>;
 @group(0) @binding(8) var<storage, read> dn_scales: array<f32>;
 #endif
 
 
 // Elements c..c+3 (c a multiple of 4) of row r of a matrix with row length kp.
-#if W_F32
+#if FMT_F32
 fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { return gate_up[(r * kp + c) >> 2u]; }
 fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { return down[(r * kp + c) >> 2u]; }
 #endif
-#if W_F16
+#if FMT_F16
+#if F16_PAIRS
+fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { let v = gate_up[(r * kp + c) >> 2u]; return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { let v = down[(r * kp + c) >> 2u]; return vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)); }
+#else
 fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = (r * kp + c) >> 1u; return vec4<f32>(unpack2x16float(gate_up[i]), unpack2x16float(gate_up[i + 1u])); }
 fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { let i = (r * kp + c) >> 1u; return vec4<f32>(unpack2x16float(down[i]), unpack2x16float(down[i + 1u])); }
 #endif
-#if W_I8
+#endif
+#if FMT_I8
 fn i8x4(w: u32) -> vec4<f32> {
   let v = bitcast<i32>(w);
   return vec4<f32>(f32((v << 24u) >> 24u), f32((v << 16u) >> 24u), f32((v << 8u) >> 24u), f32(v >> 24u));
@@ -57,7 +68,7 @@ fn i8x4(w: u32) -> vec4<f32> {
 fn gu4(r: u32, c: u32, kp: u32) -> vec4<f32> { return i8x4(gate_up[(r * kp + c) >> 2u]) * gu_scales[r * (kp / p.group) + c / p.group]; }
 fn dn4(r: u32, c: u32, kp: u32) -> vec4<f32> { return i8x4(down[(r * kp + c) >> 2u]) * dn_scales[r * (kp / p.group) + c / p.group]; }
 #endif
-#if W_I4
+#if FMT_I4
 fn i4x4(w: u32, sh: u32) -> vec4<f32> {
   let v = w >> sh;
   return vec4<f32>(f32(i32(v & 15u) - 8), f32(i32((v >> 4u) & 15u) - 8), f32(i32((v >> 8u) & 15u) - 8), f32(i32((v >> 12u) & 15u) - 8));

@@ -187,8 +187,9 @@ export interface SchedulerRow {
   wallMs: Summary;
   /** Generated tokens / wall time, all requests together. */
   tokensPerS: number;
-  /** Pure decode steps (every running request, no prefill): tokens / step time. */
+  /** Pure decode steps (no prefill) at the largest decode batch reached (decodeBatch): tokens / step time. */
   decodeTokensPerS: number;
+  decodeBatch: number;
   decodeStepMs: Summary;
   ttftMs: Summary;
   prefillTokensPerS: number;
@@ -200,6 +201,7 @@ export interface SchedulerRow {
 
 interface SchedSample {
   wallMs: number;
+  decodeBatch: number;
   ttft: number[];
   decodeMs: number[];
   decodeDistinct: number[];
@@ -227,10 +229,14 @@ async function schedulerRun(m: BenchModel, policy: GpuPolicy, C: number, P: numb
     await stream.result;
   }));
   const wallMs = performance.now() - t0;
-  const pure = steps.filter((s) => s.batchTokens === s.decodeTokens && s.decodeTokens === C);
+  // pure decode steps (no prefill) at the largest decode batch reached (requests arrive one by one, so
+  // the first ones may finish before the last one's prefill: that batch can be below C)
+  const decodeOnly = steps.filter((s) => s.batchTokens === s.decodeTokens);
+  const decodeBatch = Math.max(0, ...decodeOnly.map((s) => s.decodeTokens));
+  const pure = decodeOnly.filter((s) => s.decodeTokens === decodeBatch);
   const pre = steps.filter((s) => s.batchTokens > s.decodeTokens);
   return {
-    wallMs, ttft, generated,
+    wallMs, ttft, generated, decodeBatch,
     decodeMs: pure.map((s) => s.ms),
     decodeDistinct: pure.map((s) => (s.distinctExperts ?? []).reduce((a, v) => a + v, 0)),
     prefillTokens: pre.reduce((a, s) => a + s.batchTokens - s.decodeTokens, 0),
@@ -253,7 +259,8 @@ export async function schedulerCases(m: BenchModel, policies: NamedPolicy[], con
       model: m.src.name, policy: c.p.name, C: c.C, promptTokens: P, maxTokens: N,
       wallMs: summarize(ss.map((s) => s.wallMs)),
       tokensPerS: sum(ss.map((s) => s.generated)) / (sum(ss.map((s) => s.wallMs)) / 1e3),
-      decodeTokensPerS: decodeMs.length ? (c.C * decodeMs.length) / (sum(decodeMs) / 1e3) : NaN,
+      decodeBatch: Math.min(...ss.map((s) => s.decodeBatch)),
+      decodeTokensPerS: decodeMs.length ? sum(ss.map((s) => s.decodeBatch * s.decodeMs.length)) / (sum(decodeMs) / 1e3) : NaN,
       decodeStepMs: summarize(decodeMs.length ? decodeMs : [NaN]),
       ttftMs: summarize(all('ttft')),
       prefillTokensPerS: sum(ss.map((s) => s.prefillTokens)) / (sum(ss.map((s) => s.prefillMs)) / 1e3),
@@ -266,7 +273,7 @@ export async function schedulerCases(m: BenchModel, policies: NamedPolicy[], con
       r.timeRatio = r.decodeStepMs.median / b.decodeStepMs.median;
       r.distinctRatio = r.distinct / b.distinct;
     }
-    log(`  scheduler ${r.policy.padEnd(11)} C=${String(r.C).padStart(2)} ${r.tokensPerS.toFixed(2).padStart(7)} tok/s  decode step ${r.decodeStepMs.median.toFixed(1)} ms` +
+    log(`  scheduler ${r.policy.padEnd(11)} C=${String(r.C).padStart(2)} ${r.tokensPerS.toFixed(2).padStart(7)} tok/s  decode step ${r.decodeStepMs.median.toFixed(1)} ms (B=${r.decodeBatch})` +
       `  ttft ${r.ttftMs.median.toFixed(0)} ms  prefill ${r.prefillTokensPerS.toFixed(1)} tok/s`);
   }
   return out;

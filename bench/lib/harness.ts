@@ -65,6 +65,8 @@ export interface BenchReport {
   scheduler: SchedulerRow[];
   elapsedS: number;
   sectionS: Record<string, number>;
+  /** Node runs: CPU seconds the process used (the rest of elapsedS it waited for a core). */
+  processCpuS?: number;
 }
 
 export async function runBench(gpu: Gpu, cfg: BenchConfig, env: string, log: (s: string) => void = console.log): Promise<BenchReport> {
@@ -85,7 +87,7 @@ export async function runBench(gpu: Gpu, cfg: BenchConfig, env: string, log: (s:
   await timed('copy+matmul', async () => {
     const cases = matmulCases(gpu, cfg.matmul.n, cfg.matmul.k, cfg.matmul.ts, cfg.matmul.formats);
     for (const c of cases) {
-      matmul.push(await benchCase(gpu, c, { reps: 3, sampleMs: 30 }));
+      matmul.push(await benchCase(gpu, c, { reps: 3, sampleMs: 20 }));
       c.dispose?.();
     }
   });

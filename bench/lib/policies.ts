@@ -16,6 +16,8 @@ export const POLICIES: BenchPolicy[] = [
   { name: 'xshare50%', make: () => ({ kind: 'xshare', fraction: 0.5 }) },
   { name: 'xshare25%', make: () => ({ kind: 'xshare', fraction: 0.25 }) },
   { name: 'allocT k/2', make: (s) => (s.topK > 1 ? { kind: 'alloc_t', k: s.topK / 2 } : null) },
+  // webmoe's mass policy; 'refill' needs no calibrated similarity (SERE / auto need one: not here yet)
+  { name: 'mass90%', make: () => ({ kind: 'mass', coverage: 0.9, reroute: 'refill' }) },
 ];
 
 export const BASELINE = POLICIES[0].name;

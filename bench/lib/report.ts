@@ -24,7 +24,7 @@ export function markdownReport(r: BenchReport): string {
   out.push(`- Adapter: ${r.adapter}`);
   out.push(`- Features: ${Object.entries(r.features).map(([k, v]) => `${k}=${v}`).join(', ')}; limits: ${Object.entries(r.limits).map(([k, v]) => `${k} ${mb(v)} MiB`).join(', ')}`);
   out.push(`- Copy (buffer to buffer, ${mb(r.copy.meta?.bytes as number)} MiB): ${f(r.copy.gbps)} GB/s. Best matmul: ${r.bestMatmul.name}, ${f(r.bestMatmul.gflops, 3)} GFLOP/s.`);
-  out.push(`- Run time ${f(r.elapsedS, 0)} s: ${Object.entries(r.sectionS).map(([k, v]) => `${k} ${f(v, 0)} s`).join(', ')}.`);
+  out.push(`- Run time ${f(r.elapsedS, 0)} s${r.processCpuS !== undefined ? ` (process CPU time ${f(r.processCpuS, 0)} s)` : ''}: ${Object.entries(r.sectionS).map(([k, v]) => `${k} ${f(v, 0)} s`).join(', ')}.`);
   out.push('');
   out.push('All times are medians; "spread" is (p75 - p25) / median over the repetitions, which were interleaved across cases. Every ratio divides by the baseline (or the grouped kernel) measured in this run.');
   out.push('');
@@ -43,8 +43,8 @@ export function markdownReport(r: BenchReport): string {
   if (r.scheduler.length) {
     out.push('## Through the scheduler: throughput vs concurrent requests');
     out.push('');
-    out.push(table(['model', 'policy', 'requests', 'prompt / gen tokens', 'tokens/s', 'decode tokens/s', 'decode step ms', 'step / base', 'distinct / base', 'TTFT ms', 'prefill tokens/s'],
-      r.scheduler.map((s) => [s.model, s.policy, s.C, `${s.promptTokens} / ${s.maxTokens}`, f(s.tokensPerS), f(s.decodeTokensPerS), f(s.decodeStepMs.median, 1),
+    out.push(table(['model', 'policy', 'requests', 'prompt / gen tokens', 'tokens/s', 'decode tokens/s', 'decode batch', 'decode step ms', 'step / base', 'distinct / base', 'TTFT ms', 'prefill tokens/s'],
+      r.scheduler.map((s) => [s.model, s.policy, s.C, `${s.promptTokens} / ${s.maxTokens}`, f(s.tokensPerS), f(s.decodeTokensPerS), s.decodeBatch, f(s.decodeStepMs.median, 1),
         f(s.timeRatio), f(s.distinctRatio), f(s.ttftMs.median, 0), f(s.prefillTokensPerS, 1)])));
     for (const m of r.models) {
       const g = batchingGain(r, m.name);

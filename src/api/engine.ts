@@ -1,6 +1,6 @@
 // The in-thread engine: text in, streamed text out, over the continuous-batching scheduler.
 // WorkerEngine (src/worker/client.ts) offers the same `Engine` interface with this class in a Worker.
-import type { LoadedTokenizer } from '../format/tokenizer.ts';
+import { encodePrompt, type LoadedTokenizer } from '../format/tokenizer.ts';
 import { RequestStream, Scheduler, type CloseMode, type SchedulerOptions, type StepMetrics } from '../scheduler/scheduler.ts';
 import type { BatchModel } from '../scheduler/types.ts';
 import type { Gpu } from '../gpu/context.ts';
@@ -31,6 +31,8 @@ export interface EngineHooks {
 export interface LocalEngineOptions extends Pick<SchedulerOptions, 'maxBatchTokens' | 'prefillChunk' | 'batchWindowMs'> {
   /** The GPU adapter in words (EngineInfo.adapter). */
   adapter?: string;
+  /** The bos text prompts start with (default the tokenizer's; the loader passes promptBos, see format/tokenizer.ts). */
+  bosTokenId?: number | null;
   /** EngineInfo.experts. */
   experts?: ExpertShape;
 }
@@ -48,14 +50,18 @@ export class LocalEngine implements Engine {
   readonly lost: Promise<GpuDeviceLostError>;
   private disposing: Promise<void> | null = null;
 
+  private readonly bosTokenId: number | null;
+
+  /** `tokenizer` null (a model folder without tokenizer.json): prompts are token ids, chunks carry ids only. */
   constructor(
     readonly model: BatchModel,
-    readonly tokenizer: LoadedTokenizer,
+    readonly tokenizer: LoadedTokenizer | null,
     modelName: string,
     opts: LocalEngineOptions = {},
     private readonly hooks: EngineHooks = {},
   ) {
-    this.scheduler = new Scheduler(model, { ...opts, onStep: (m) => this.stepListeners.forEach((l) => l(m)) });
+    this.bosTokenId = opts.bosTokenId !== undefined ? opts.bosTokenId : (tokenizer?.bosTokenId ?? null);
+    this.scheduler = new Scheduler(model, { maxBatchTokens: opts.maxBatchTokens, prefillChunk: opts.prefillChunk, batchWindowMs: opts.batchWindowMs, onStep: (m) => this.stepListeners.forEach((l) => l(m)) });
     this.info = {
       model: modelName,
       adapter: opts.adapter ?? 'unknown',
@@ -122,7 +128,7 @@ export class LocalEngine implements Engine {
       stream = RequestStream.failed(e);
       stops = new StopMatcher([]);
     }
-    const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+    const decoder = this.tokenizer?.createStreamDecoder({ skipSpecialTokens: true }) ?? { push: () => '', flush: () => '' };
     const out = new Channel<GenerateChunk>();
     let text = '';
     // One pump consumes the scheduler's stream whether or not the caller iterates, so `result`
@@ -155,15 +161,16 @@ export class LocalEngine implements Engine {
 
   private encode(prompt: Prompt): number[] {
     if (typeof prompt === 'object' && prompt !== null && 'messages' in prompt) {
-      const text = this.tokenizer.applyChatTemplate(checkMessages(prompt.messages), { addGenerationPrompt: true });
-      return this.tokenizer.encode(text, { addSpecialTokens: false });
+      const text = this.needTokenizer().applyChatTemplate(checkMessages(prompt.messages), { addGenerationPrompt: true });
+      return this.needTokenizer().encode(text, { addSpecialTokens: false });
     }
     const p = checkPrompt(prompt);
-    if (typeof p !== 'string') return p.ids;
-    const ids = this.tokenizer.encode(p, { addSpecialTokens: true });
-    const bos = this.tokenizer.bosTokenId;
-    // Models trained with a document separator as bos expect it first; never duplicate it.
-    return bos !== null && ids[0] !== bos ? [bos, ...ids] : ids;
+    return typeof p === 'string' ? encodePrompt(this.needTokenizer(), p, this.bosTokenId) : p.ids;
+  }
+
+  private needTokenizer(): LoadedTokenizer {
+    if (!this.tokenizer) throw new ParameterError('prompt', `webmoe: ${this.info.model} has no tokenizer.json; give the prompt as token ids ({ ids })`);
+    return this.tokenizer;
   }
 
   /**

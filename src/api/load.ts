@@ -1,8 +1,8 @@
 // Loading an engine from checkpoint files on a GPU: platform-neutral (the entry points pick the
-// files and the GPU for the browser or Node).
+// files and the GPU for the browser or Node; the CLI comes in at engineFromCheckpoint).
 import type { Gpu } from '../gpu/context.ts';
-import { openCheckpoint, type CheckpointFiles } from '../format/checkpoint.ts';
-import { loadTokenizer } from '../format/tokenizer.ts';
+import { openCheckpoint, type Checkpoint, type CheckpointFiles } from '../format/checkpoint.ts';
+import { loadTokenizer, promptBos, stopTokenIds, type LoadedTokenizer } from '../format/tokenizer.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
@@ -36,6 +36,8 @@ export interface EngineOptions {
   memoryBudget?: number;
   /** Kernel family: 'auto' (by adapter, default), 'measure' (time both once), 'blocked' or 'lanes'. */
   kernels?: LoadOptions['kernels'];
+  /** Calibration for calibrated policies (sere, alloc, auto, mass 'similar'); default none. The CLI reads the model folder's. */
+  calibration?: LoadOptions['calibration'];
   /** The model's name in responses (default: the folder name). */
   name?: string;
   onProgress?: (p: LoadProgress) => void;
@@ -76,42 +78,48 @@ export function expertShape(spec: MoeModelSpec, format: WeightFormat): ExpertSha
 }
 
 export async function loadEngine(files: CheckpointFiles, gpu: Gpu, opts: EngineOptions = {}, hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {}): Promise<LocalEngine> {
-  const maxBatchTokens = opts.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
-  const onProgress = opts.onProgress;
   gpu.assertAlive();
   const ckpt = await openCheckpoint(files);
-  let model: MoeModel;
-  let tokenizer;
   try {
-    const spec = await resolveSpec(ckpt);
-    const maxContext = Math.min(opts.maxContext ?? DEFAULT_MAX_CONTEXT, spec.maxPositions);
-    const maxSeqs =
-      opts.maxSequences ??
-      defaultMaxSequences(spec, maxContext, maxBatchTokens, opts.kvCacheBytes ?? DEFAULT_KV_CACHE_BYTES, gpu.limits.maxStorageBufferBindingSize);
-    [tokenizer, model] = await Promise.all([
-      loadTokenizer(files),
-      MoeModel.fromCheckpoint(ckpt, spec, gpu, {
-        weightFormat: opts.weightFormat,
-        maxSeqs,
-        maxContext,
-        maxBatchTokens,
-        policy: opts.policy,
-        memoryBudget: opts.memoryBudget,
-        kernels: opts.kernels,
-        onProgress: onProgress
-          ? (p) => onProgress({ stage: 'weights', file: p.tensor, from: 'local', fileBytes: 0, fileTotal: 0, bytes: p.bytesRead, totalBytes: p.totalBytes, files: 0, totalFiles: 0 })
-          : undefined,
-      }),
-    ]);
+    const [spec, tokenizer] = await Promise.all([resolveSpec(ckpt), loadTokenizer(files)]);
+    return await engineFromCheckpoint(ckpt, spec, tokenizer, gpu, { ...opts, name: opts.name ?? files.name }, hooks);
   } finally {
     await ckpt.close();
   }
-  const eos = tokenizer.eosTokenIds.length ? tokenizer.eosTokenIds : model.spec.eosTokenIds;
+}
+
+/**
+ * Upload an opened, checked checkpoint (see resolveSpec) and put the engine over it: the one place the
+ * library and the CLI get their model, scheduler, bos and stop ids from. The caller closes `ckpt`.
+ */
+export async function engineFromCheckpoint(
+  ckpt: Checkpoint, spec: MoeModelSpec, tokenizer: LoadedTokenizer | null, gpu: Gpu, opts: EngineOptions = {},
+  hooks: Pick<EngineHooks, 'onDispose' | 'recreate'> = {},
+): Promise<LocalEngine> {
+  const maxBatchTokens = opts.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
+  const onProgress = opts.onProgress;
+  const maxContext = Math.min(opts.maxContext ?? DEFAULT_MAX_CONTEXT, spec.maxPositions);
+  const maxSeqs =
+    opts.maxSequences ??
+    defaultMaxSequences(spec, maxContext, maxBatchTokens, opts.kvCacheBytes ?? DEFAULT_KV_CACHE_BYTES, gpu.limits.maxStorageBufferBindingSize);
+  const model = await MoeModel.fromCheckpoint(ckpt, spec, gpu, {
+    weightFormat: opts.weightFormat,
+    maxSeqs,
+    maxContext,
+    maxBatchTokens,
+    policy: opts.policy,
+    memoryBudget: opts.memoryBudget,
+    kernels: opts.kernels,
+    calibration: opts.calibration,
+    onProgress: onProgress
+      ? (p) => onProgress({ stage: 'weights', file: p.tensor, from: 'local', fileBytes: 0, fileTotal: 0, bytes: p.bytesRead, totalBytes: p.totalBytes, files: 0, totalFiles: 0 })
+      : undefined,
+  });
   return new LocalEngine(
-    new MoeBatchModel(model, eos, opts.policy),
+    new MoeBatchModel(model, stopTokenIds(tokenizer, spec.eosTokenIds), opts.policy),
     tokenizer,
-    opts.name ?? files.name,
-    { maxBatchTokens, batchWindowMs: opts.batchWindowMs, adapter: gpu.describe(), experts: expertShape(model.spec, opts.weightFormat ?? 'f32') },
+    opts.name ?? ckpt.files.name,
+    { maxBatchTokens, batchWindowMs: opts.batchWindowMs, adapter: gpu.describe(), experts: expertShape(model.spec, opts.weightFormat ?? 'f32'), bosTokenId: promptBos(tokenizer, spec.bosTokenId) },
     {
       // Everything the engine made on the device goes: weights, KV cache, step buffers, cached uniforms.
       onDispose: () => {

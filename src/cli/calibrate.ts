@@ -53,7 +53,8 @@ export async function calibrateCommand(o: CliValues, dir: string, wf: WeightForm
     });
     cal.meta = {
       ...cal.meta, text: path.basename(textFile!), model: path.basename(dir), date: new Date().toISOString(), backend,
-      command: `webmoe calibrate --model ${path.basename(dir)} --text-file ${path.basename(textFile!)} --tokens ${tokens} --batch ${batch} --context ${context} --steps ${steps} --segments ${segments}`,
+      command: `webmoe calibrate --model ${path.basename(dir)} --text-file ${path.basename(textFile!)} --tokens ${tokens} --batch ${batch} --context ${context} --steps ${steps} --segments ${segments}` +
+        (o['alloc-levels'] ? ` --alloc-levels ${o['alloc-levels']}` : '') + (o['mass-levels'] ? ` --mass-levels ${o['mass-levels']}` : ''),
     };
     writeFileSync(out, encodeCalibration(cal));
     const secs = (performance.now() - t0) / 1000;

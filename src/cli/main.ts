@@ -12,12 +12,16 @@ import { parseArgs } from 'node:util';
 import { openCheckpoint, type Checkpoint } from '../format/checkpoint.ts';
 import { filesFromNodeDir, fromNodeFile } from '../format/source-node.ts';
 import { decodeCalibration, loadCalibration, type Calibration } from '../routing/calibration.ts';
-import { loadTokenizer, type LoadedTokenizer } from '../format/tokenizer.ts';
+import { encodePrompt, loadTokenizer, promptBos, stopTokenIds, type LoadedTokenizer } from '../format/tokenizer.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { createNodeGpu } from '../gpu/node.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
-import type { WeightFormat } from '../kernels/matmul.ts';
+import { argmax } from '../runtime/sampling.ts';
+import { engineFromCheckpoint } from '../api/load.ts';
+import type { LocalEngine } from '../api/engine.ts';
+import type { GenerateStream } from '../api/types.ts';
+import { WEIGHT_FORMATS, type WeightFormat } from '../quant/pack.ts';
 import type { Policy } from '../routing/types.ts';
 import { parsePolicyString, PolicyParseError } from '../routing/parse.ts';
 import { evalChunks, nllOfTargets } from './eval.ts';
@@ -83,6 +87,8 @@ function checkIds(spec: MoeModelSpec, ids: number[]): void {
   if (bad !== undefined) throw new UsageError(`token id ${bad} is out of range for this model (vocab_size ${spec.vocabSize})`);
 }
 
+const nodeGpu = () => createNodeGpu({ onNotice: (line) => process.stderr.write(line.replace(/\s*\n\s*/g, ' ') + '\n') });
+
 /** The calibration for `dir`: --calibration FILE, else DIR/calibration.safetensors when present, else null. */
 export async function cliCalibration(dir: string, spec: MoeModelSpec, file: string | undefined): Promise<Calibration | null> {
   const expect = { layers: spec.layers, E: spec.numExperts };
@@ -101,8 +107,7 @@ export async function loadModel(dir: string, opts: LoadOptions, ids: number[] = 
   try {
     checkIds(spec, ids);
     const calibration = opts.calibration !== undefined ? opts.calibration : await cliCalibration(dir, spec, calibrationFile);
-    const gpu = await createNodeGpu({ onNotice: (line) => process.stderr.write(line.replace(/\s*\n\s*/g, ' ') + '\n') });
-    return await MoeModel.fromCheckpoint(ckpt, spec, gpu, { ...opts, calibration });
+    return await MoeModel.fromCheckpoint(ckpt, spec, await nodeGpu(), { ...opts, calibration });
   } finally {
     await ckpt.close();
   }
@@ -116,12 +121,6 @@ export async function tryTokenizer(dir: string, required: boolean): Promise<Load
     return null;
   }
 }
-
-const argmax = (x: ArrayLike<number>, from: number, n: number) => {
-  let b = 0;
-  for (let i = 1; i < n; i++) if (x[from + i] > x[from + b]) b = i;
-  return b;
-};
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -160,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   const dir = o.model !== undefined ? path.resolve(o.model) : defaultModelDir();
   const wf = (o['weight-format'] ?? 'f32') as WeightFormat;
-  if (!['f32', 'f16', 'int8', 'int4'].includes(wf)) throw new UsageError('--weight-format must be f32, f16, int8 or int4');
+  if (!WEIGHT_FORMATS.includes(wf)) throw new UsageError(`--weight-format must be ${WEIGHT_FORMATS.join(', ')}`);
   const policy = parsePolicy(o.policy);
 
   if (cmd === 'logits') {
@@ -170,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     const r = await model.forward({ seqs: [{ id, tokens: ids }], logits: 'all' });
     const V = model.spec.vocabSize;
     const all = r.logits![0];
-    const out = { last_logits: Array.from(all.subarray((ids.length - 1) * V)), argmax: ids.map((_, t) => argmax(all, t * V, V)) };
+    const out = { last_logits: Array.from(all.subarray((ids.length - 1) * V)), argmax: ids.map((_, t) => argmax(all.subarray(t * V, (t + 1) * V))) };
     process.stdout.write(JSON.stringify(out) + '\n');
     model.destroy();
     return 0;
@@ -182,25 +181,28 @@ export async function main(argv: string[]): Promise<number> {
     const maxTokens = checkMaxTokens(num(o['max-tokens'], 32, '--max-tokens', 1), '--max-tokens')!;
     const temperature = checkTemperature(num(o.temperature, 0, '--temperature', 0), '--temperature')!;
     const topP = checkTopP(num(o['top-p'], 1, '--top-p', 0), '--top-p')!;
-    const seed = checkSeed(num(o.seed, 0, '--seed'), '--seed')!;
+    const seed = o.seed === undefined ? undefined : checkSeed(num(o.seed, 0, '--seed'), '--seed');
     const tok = await tryTokenizer(dir, o.prompt !== undefined);
-    const prompt = o.prompt !== undefined ? tok!.encode(o.prompt) : parseIds(o.ids);
-    if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
-    const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: 1, maxContext: Math.min(prompt.length + 1 + maxTokens, 4096) }, prompt, o.calibration);
-    // Text prompts start like the training documents did: after the bos (<|endoftext|> for webmoe-tiny).
-    const bos = model.spec.bosTokenId;
-    if (o.prompt !== undefined && bos !== null && prompt[0] !== bos) prompt.unshift(bos);
-    const stream = tok?.createStreamDecoder({ skipSpecialTokens: true });
-    const ids = await model.generate(prompt, {
-      maxTokens, temperature, topP, seed,
-      stopIds: tok?.eosTokenIds.length ? tok.eosTokenIds : model.spec.eosTokenIds,
-      onToken: (id) => {
-        process.stdout.write(stream ? stream.push(id) : `${id} `);
-      },
-    });
-    process.stdout.write((stream?.flush() ?? '') + '\n');
-    if (o.json) process.stdout.write(JSON.stringify({ ids }) + '\n');
-    model.destroy();
+    const { ckpt, spec } = await openModel(dir);
+    let engine: LocalEngine;
+    let stream: GenerateStream;
+    try {
+      // the library's rules: text prompts start with promptBos (webmoe-tiny: <|endoftext|>, as in training)
+      const prompt = o.prompt !== undefined ? encodePrompt(tok!, o.prompt, promptBos(tok, spec.bosTokenId)) : parseIds(o.ids);
+      if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
+      checkIds(spec, prompt);
+      const maxContext = Math.min(prompt.length + 1 + maxTokens, 4096);
+      const calibration = await cliCalibration(dir, spec, o.calibration);
+      engine = await engineFromCheckpoint(ckpt, spec, tok, await nodeGpu(), { weightFormat: wf, policy, maxSequences: 1, maxContext, calibration });
+      stream = engine.generate({ ids: prompt }, { maxTokens, temperature, topP, seed });
+    } finally {
+      await ckpt.close();
+    }
+    for await (const c of stream) process.stdout.write(tok ? c.text : c.token >= 0 ? `${c.token} ` : '');
+    const { tokens } = await stream.result;
+    process.stdout.write('\n');
+    if (o.json) process.stdout.write(JSON.stringify({ ids: tokens }) + '\n');
+    await engine.dispose();
     return 0;
   }
 
@@ -213,9 +215,9 @@ export async function main(argv: string[]): Promise<number> {
     const text = readFileSync(o['text-file'], 'utf8');
     const tok = await tryTokenizer(dir, true);
     const { spec } = await openModel(dir).then(async (m) => (await m.ckpt.close(), m));
-    // the training script's bos: config.json's bos_token_id (<|endoftext|> for webmoe-tiny)
-    const bos = spec.bosTokenId ?? tok!.bosTokenId ?? tok!.tokenToId('<|endoftext|>') ?? tok!.eosTokenIds[0];
-    if (bos === undefined) throw new UsageError('no bos token: config.json has no bos_token_id and the tokenizer none either');
+    // documents start after the prompts' bos (tools/train/evaluate.py); without one, after the first stop id
+    const bos = promptBos(tok, spec.bosTokenId) ?? stopTokenIds(tok, spec.eosTokenIds)[0];
+    if (bos === undefined) throw new UsageError('no bos token: config.json has no bos_token_id or eos_token_id and the tokenizer none either');
     const chunks = evalChunks(tok!.encode(text, { addSpecialTokens: false }), 128, bos);
     if (chunks.length === 0) throw new UsageError(`${o['text-file']}: no tokens to evaluate`);
     const model = await loadModel(dir, { weightFormat: wf, policy, maxSeqs: batch, maxContext: 129, maxBatchTokens: batch * 128 }, [], o.calibration);

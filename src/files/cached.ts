@@ -2,7 +2,7 @@
 // each file from the network into the store, later loads read it from there (no network at all).
 // Weights are then read from the stored Blob, so no HTTP Range support is needed.
 import { FormatError } from '../format/errors.ts';
-import { fromBlob, htmlNotFound, isHtmlResponse, type FetchLike } from '../format/safetensors.ts';
+import { fetchModelFile, fromBlob, type FetchLike } from '../format/bytes.ts';
 import type { CheckpointFiles } from '../format/checkpoint.ts';
 import type { LoadProgress, LoadSource } from '../api/types.ts';
 import type { FileStore } from './stores.ts';
@@ -60,18 +60,7 @@ export function cachedFiles(loc: ModelLocation, store: FileStore, opts: CachedFi
   };
 
   const fetchInto = async (rel: string, url: string): Promise<Blob> => {
-    let res: Response;
-    try {
-      res = await doFetch(url, { method: 'GET' });
-    } catch (e) {
-      throw new FormatError('IO', rel, `fetch ${url} failed: ${(e as Error)?.message ?? e}`, undefined, { cause: e });
-    }
-    if (res.status === 404 || res.status === 410) throw new FormatError('NOT_FOUND', rel, `HTTP ${res.status} for ${url}`);
-    if (!res.ok) throw new FormatError('HTTP', rel, `HTTP ${res.status} for ${url}`);
-    if (isHtmlResponse(res, rel)) {
-      await res.body?.cancel().catch(() => undefined);
-      throw htmlNotFound(rel, url);
-    }
+    const res = await fetchModelFile(doFetch, url, rel);
     // Content-Length counts encoded bytes when the body is compressed: then the size is unknown.
     const cl = res.headers.get('content-length');
     const total = cl !== null && /^\d+$/.test(cl.trim()) && !res.headers.get('content-encoding') ? Number(cl) : -1;

@@ -5,19 +5,14 @@
  */
 import { FormatError } from './errors.ts';
 import {
-  fromBlob,
-  fromUrl,
-  htmlNotFound,
-  isHtmlResponse,
   readSafetensorsHeader,
   readTensorBytes as readBytes,
   readTensorF32 as readF32,
-  type ByteSource,
-  type FetchLike,
   type ReadF32Options,
   type ReadHeaderOptions,
   type TensorInfo,
 } from './safetensors.ts';
+import { fetchModelFile, fromBlob, fromUrl, type ByteSource, type FetchLike } from './bytes.ts';
 
 /** A folder of model files. Missing files must throw FormatError with code 'NOT_FOUND'. */
 export interface CheckpointFiles {
@@ -69,20 +64,7 @@ export function filesAtUrls(name: string, urlOf: (rel: string) => string | null,
       return fromUrl(resolve(rel), { ...options, name: rel });
     },
     async readText(rel) {
-      const url = resolve(rel);
-      let res: Response;
-      try {
-        res = await doFetch(url, { method: 'GET', headers: options.headers });
-      } catch (e) {
-        throw new FormatError('IO', rel, `fetch ${url} failed: ${(e as Error)?.message ?? e}`, undefined, { cause: e });
-      }
-      if (res.status === 404 || res.status === 410) throw new FormatError('NOT_FOUND', rel, `HTTP ${res.status} for ${url}`);
-      if (!res.ok) throw new FormatError('HTTP', rel, `HTTP ${res.status} for ${url}`);
-      if (isHtmlResponse(res, rel)) {
-        await res.body?.cancel().catch(() => undefined);
-        throw htmlNotFound(rel, url);
-      }
-      return res.text();
+      return (await fetchModelFile(doFetch, resolve(rel), rel, options.headers)).text();
     },
   };
 }
@@ -123,7 +105,8 @@ export interface CheckpointTensor {
   info: TensorInfo;
 }
 
-export interface LoadProgress {
+/** Checkpoint bytes read so far (the loader turns it into the public LoadProgress, api/types.ts). */
+export interface ReadProgress {
   bytesRead: number;
   totalBytes: number;
   tensor: string;
@@ -131,7 +114,7 @@ export interface LoadProgress {
 
 export interface OpenCheckpointOptions extends ReadHeaderOptions {
   /** Called after every chunk read through the checkpoint, with cumulative bytes. */
-  onProgress?: (p: LoadProgress) => void;
+  onProgress?: (p: ReadProgress) => void;
 }
 
 export interface Checkpoint {

@@ -1,20 +1,20 @@
 /**
- * config.json -> ModelConfig, accepting hub (transformers 4.x) keys and transformers 5.x keys
- * (num_local_experts for qwen3_moe, rope_parameters instead of rope_theta / rope_scaling).
+ * config.json -> ModelConfig: the one reader of config.json. Every architecture file (src/models/*.ts)
+ * builds its spec from the ModelConfig alone. Keys are read with transformers' semantics per model type
+ * (a key the model's HF config class does not use is ignored, not range-checked), hub (transformers
+ * 4.x) and transformers 5.x spellings alike (num_local_experts, rope_parameters, dtype). Values that size
+ * an allocation (layers, experts, hidden, heads, vocab, intermediate) have hard upper limits.
  */
 import { FormatError } from './errors.ts';
+import type { RopeConfig, RopeType } from '../reference/rope.ts';
 
+export type { RopeConfig, RopeType } from '../reference/rope.ts';
+
+/** The model types webmoe runs: src/models/index.ts has one builder per entry. */
 export const SUPPORTED_MODEL_TYPES = ['qwen3_moe', 'qwen2_moe', 'olmoe', 'mixtral', 'granitemoe'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
-export interface RopeConfig {
-  /** 'default', 'linear', 'dynamic', 'yarn', 'llama3', ... */
-  type: string;
-  theta: number;
-  factor?: number;
-  /** Remaining scaling parameters as given (original_max_position_embeddings, beta_fast, ...). */
-  [key: string]: unknown;
-}
+const ROPE_TYPES: readonly RopeType[] = ['default', 'linear', 'llama3', 'yarn'];
 
 export interface ModelConfig {
   modelType: ModelType;
@@ -24,15 +24,15 @@ export interface ModelConfig {
   numKvHeads: number;
   headDim: number;
   vocabSize: number;
-  /** Dense MLP size (shared/dense layers); for olmoe/mixtral/granitemoe equal to the expert size. */
+  /** Dense MLP size (qwen dense layers); for olmoe/mixtral/granitemoe equal to the expert size; null if unused and absent. */
   intermediateSize: number | null;
   /** Per-expert FFN size. */
   moeIntermediateSize: number;
   numExperts: number;
   topK: number;
-  /** Renormalise the top-k weights to sum to 1 (mixtral/granitemoe always do). */
+  /** The chosen experts' weights sum to 1 (qwen/olmoe norm_topk_prob; mixtral and granitemoe always). */
   normTopkProb: boolean;
-  /** 0 when there is no shared expert. */
+  /** qwen2_moe's always-on shared expert; 0 when the model has none. */
   sharedExpertIntermediateSize: number;
   /** sparseLayers[i]: layer i uses the MoE block (else a dense MLP of intermediateSize). */
   sparseLayers: boolean[];
@@ -41,15 +41,18 @@ export interface ModelConfig {
   partialRotaryFactor: number;
   maxPositionEmbeddings: number | null;
   tieWordEmbeddings: boolean;
-  /** Bias on o_proj (and q/k/v unless qkvBias says otherwise). */
+  /** attention_bias: bias on q/k/v/o (qwen3_moe, olmoe, granitemoe); false for mixtral. */
   attentionBias: boolean;
-  /** Bias on q/k/v projections (qwen2_moe: true). */
+  /** Bias on the q/k/v projections (qwen2_moe: qkv_bias, default true; elsewhere = attentionBias). */
   qkvBias: boolean;
+  /** OLMoE clip_qkv; null otherwise. */
+  clipQkv: number | null;
+  /** Mixtral's attention window; null = full causal (qwen's use_sliding_window true is refused). */
   slidingWindow: number | null;
   /** granite multipliers; 1 for other models. */
   embeddingMultiplier: number;
   residualMultiplier: number;
-  /** Softmax scale: granite's attention_multiplier, else 1/sqrt(headDim). */
+  /** Softmax scale: granite's attention_multiplier (default 1 as in transformers), else 1/sqrt(headDim). */
   attentionScale: number;
   /** Logits are divided by this (granite); 1 otherwise. */
   logitsScaling: number;
@@ -85,10 +88,13 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   const fail = (msg: string): never => {
     throw new FormatError('CONFIG', file, msg);
   };
+  const unsupported = (msg: string): never => {
+    throw new FormatError('UNSUPPORTED', file, msg);
+  };
   if (!isObj(raw)) return fail(`expected a JSON object, got ${show(raw)}`);
   const has = (k: string) => raw[k] !== undefined && raw[k] !== null;
 
-  const int = (k: string, max: number, opts: { min?: number; required?: boolean; fallback?: number } = {}): number => {
+  const int = (k: string, max: number, opts: { min?: number; fallback?: number } = {}): number => {
     const v = raw[k];
     if (v === undefined || v === null) {
       if (opts.fallback !== undefined) return opts.fallback;
@@ -119,6 +125,11 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
     fail(`unsupported model_type ${JSON.stringify(mt)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   const modelType = mt as ModelType;
+  const qwen = modelType === 'qwen3_moe' || modelType === 'qwen2_moe';
+  const granite = modelType === 'granitemoe';
+
+  const act = raw.hidden_act ?? 'silu';
+  if (act !== 'silu' && act !== 'swish') unsupported(`hidden_act ${JSON.stringify(act)} is not supported (silu)`);
 
   const hiddenSize = int('hidden_size', CONFIG_LIMITS.hidden);
   const numLayers = int('num_hidden_layers', CONFIG_LIMITS.layers);
@@ -131,9 +142,10 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
     if (hiddenSize % numHeads !== 0) fail(`hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and no head_dim is given`);
     headDim = hiddenSize / numHeads;
   }
+  if (headDim % 2 !== 0) fail(`head_dim ${headDim} must be even for RoPE`);
   const vocabSize = int('vocab_size', CONFIG_LIMITS.vocab);
 
-  // Expert count: any of the three names; they must agree when several are given.
+  // Expert count: any of the names; they must agree when several are given.
   const expertKeys = ['num_experts', 'num_local_experts', 'n_routed_experts'].filter(has);
   if (expertKeys.length === 0) fail(`missing required key 'num_experts' (or 'num_local_experts' / 'n_routed_experts')`);
   const counts = expertKeys.map((k) => int(k, CONFIG_LIMITS.experts));
@@ -142,31 +154,38 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   const topK = int('num_experts_per_tok', CONFIG_LIMITS.experts);
   if (topK > numExperts) fail(`num_experts_per_tok (${topK}) exceeds the number of experts (${numExperts})`);
 
-  const intermediateSize = has('intermediate_size') ? int('intermediate_size', CONFIG_LIMITS.intermediate) : null;
-  let moeIntermediateSize: number;
-  if (modelType === 'qwen3_moe' || modelType === 'qwen2_moe') moeIntermediateSize = int('moe_intermediate_size', CONFIG_LIMITS.intermediate);
-  else if (has('moe_intermediate_size')) moeIntermediateSize = int('moe_intermediate_size', CONFIG_LIMITS.intermediate);
-  else if (intermediateSize !== null) moeIntermediateSize = intermediateSize;
-  else moeIntermediateSize = fail(`missing required key 'intermediate_size'`);
-
-  const normTopkProb = modelType === 'mixtral' || modelType === 'granitemoe' ? bool('norm_topk_prob', true) : bool('norm_topk_prob', false);
-  const sharedExpertIntermediateSize = has('shared_expert_intermediate_size')
-    ? int('shared_expert_intermediate_size', CONFIG_LIMITS.intermediate, { min: 0 })
-    : 0;
-
-  const step = int('decoder_sparse_step', CONFIG_LIMITS.layers, { fallback: 1 });
-  const firstDense = int('first_k_dense_replace', CONFIG_LIMITS.layers, { min: 0, fallback: 0 });
-  const mlpOnly = raw.mlp_only_layers ?? [];
-  if (!Array.isArray(mlpOnly) || mlpOnly.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x >= numLayers)) {
-    fail(`'mlp_only_layers' must be an array of layer indices in 0..${numLayers - 1}, got ${JSON.stringify(mlpOnly).slice(0, 80)}`);
+  // Which layers are sparse: qwen's mlp_only_layers / decoder_sparse_step (transformers:
+  // `layer not in mlp_only_layers and (layer + 1) % decoder_sparse_step == 0`); every layer elsewhere.
+  let sparseLayers = new Array<boolean>(numLayers).fill(true);
+  if (qwen) {
+    const step = int('decoder_sparse_step', CONFIG_LIMITS.layers, { fallback: 1 });
+    const mlpOnly = raw.mlp_only_layers ?? [];
+    if (!Array.isArray(mlpOnly) || mlpOnly.some((x) => typeof x !== 'number' || !Number.isInteger(x))) {
+      fail(`'mlp_only_layers' must be an array of layer indices, got ${JSON.stringify(mlpOnly).slice(0, 80)}`);
+    }
+    const dense = new Set(mlpOnly as number[]);
+    sparseLayers = sparseLayers.map((_, i) => !dense.has(i) && (i + 1) % step === 0);
   }
-  const dense = new Set(mlpOnly as number[]);
-  const sparseLayers = Array.from({ length: numLayers }, (_, i) => !dense.has(i) && i >= firstDense && (i + 1) % step === 0);
-  if (sparseLayers.some((s) => !s) && intermediateSize === null) fail(`dense layers present but 'intermediate_size' is missing`);
+  const anyDense = sparseLayers.some((s) => !s);
 
-  const rmsNormEps = num(raw.rms_norm_eps ?? raw.layer_norm_eps, 'rms_norm_eps', 1e-6);
+  // FFN sizes: qwen experts have their own size (dense layers use intermediate_size, needed only when
+  // there are dense layers); the other types' intermediate_size is the expert size.
+  let intermediateSize: number | null;
+  let moeIntermediateSize: number;
+  if (qwen) {
+    moeIntermediateSize = int('moe_intermediate_size', CONFIG_LIMITS.intermediate);
+    intermediateSize = anyDense || has('intermediate_size') ? int('intermediate_size', CONFIG_LIMITS.intermediate) : null;
+  } else {
+    intermediateSize = int('intermediate_size', CONFIG_LIMITS.intermediate);
+    moeIntermediateSize = intermediateSize;
+  }
+  const sharedExpertIntermediateSize = modelType === 'qwen2_moe' ? int('shared_expert_intermediate_size', CONFIG_LIMITS.intermediate) : 0;
+  const normTopkProb = qwen || modelType === 'olmoe' ? bool('norm_topk_prob', false) : true;
 
-  // RoPE: rope_parameters (5.x) > rope_scaling + rope_theta (4.x).
+  const rmsNormEps = num(raw.rms_norm_eps, 'rms_norm_eps', 1e-6);
+  const maxPositionEmbeddings = has('max_position_embeddings') ? int('max_position_embeddings', 2 ** 31) : null;
+
+  // RoPE: rope_parameters (5.x) > rope_scaling + rope_theta (4.x); only the chosen type's keys are read.
   const rp = raw.rope_parameters;
   const rs = raw.rope_scaling;
   if (rp !== undefined && rp !== null && !isObj(rp)) fail(`'rope_parameters' must be an object, got ${show(rp)}`);
@@ -174,27 +193,59 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   const ropeSrc: Record<string, unknown> = { ...(isObj(rs) ? rs : {}), ...(isObj(rp) ? rp : {}) };
   const ropeType = ropeSrc.rope_type ?? ropeSrc.type ?? 'default';
   if (typeof ropeType !== 'string') fail(`rope type must be a string, got ${show(ropeType)}`);
-  const theta = num(ropeSrc.rope_theta ?? raw.rope_theta, 'rope_theta', 10000);
-  const rope: RopeConfig = { type: ropeType as string, theta };
-  for (const [k, v] of Object.entries(ropeSrc)) {
-    if (k === 'rope_type' || k === 'type' || k === 'rope_theta') continue;
-    if (k === 'factor') rope.factor = num(v, 'rope factor', 1);
-    else if (k !== 'partial_rotary_factor') rope[k] = v;
+  if (!ROPE_TYPES.includes(ropeType as RopeType)) unsupported(`rope type '${String(ropeType)}' is not supported (${ROPE_TYPES.join(', ')})`);
+  const rope: RopeConfig = { type: ropeType as RopeType, theta: num(ropeSrc.rope_theta ?? raw.rope_theta, 'rope_theta', 10000) };
+  // rope[field] = rope parameter `k` (a finite number, > 0 unless `positive` is false) when given
+  const ropeNum = (field: keyof RopeConfig, k: string, required: boolean, positive = true): void => {
+    const v = ropeSrc[k];
+    if (v === undefined || v === null) {
+      if (required) fail(`rope type '${rope.type}' needs '${k}'`);
+      return;
+    }
+    (rope as unknown as Record<string, number>)[field] = num(v, k, 0, positive);
+  };
+  if (rope.type === 'linear') ropeNum('factor', 'factor', true);
+  else if (rope.type === 'llama3') {
+    ropeNum('factor', 'factor', true);
+    ropeNum('lowFreqFactor', 'low_freq_factor', true);
+    ropeNum('highFreqFactor', 'high_freq_factor', true);
+    ropeNum('originalMaxPos', 'original_max_position_embeddings', true);
+  } else if (rope.type === 'yarn') {
+    if (maxPositionEmbeddings !== null) rope.maxPos = maxPositionEmbeddings;
+    ropeNum('factor', 'factor', rope.maxPos === undefined);
+    ropeNum('originalMaxPos', 'original_max_position_embeddings', false);
+    rope.originalMaxPos ??= rope.maxPos;
+    if (rope.originalMaxPos === undefined) fail(`rope type 'yarn' needs 'original_max_position_embeddings' or 'max_position_embeddings'`);
+    ropeNum('betaFast', 'beta_fast', false);
+    ropeNum('betaSlow', 'beta_slow', false);
+    ropeNum('attentionFactor', 'attention_factor', false);
+    ropeNum('mscale', 'mscale', false, false);
+    ropeNum('mscaleAllDim', 'mscale_all_dim', false, false);
+    if (ropeSrc.truncate !== undefined && ropeSrc.truncate !== null) {
+      if (typeof ropeSrc.truncate !== 'boolean') fail(`rope 'truncate' must be a boolean, got ${show(ropeSrc.truncate)}`);
+      rope.truncate = ropeSrc.truncate as boolean;
+    }
   }
   const partialRotaryFactor = num(ropeSrc.partial_rotary_factor ?? raw.partial_rotary_factor, 'partial_rotary_factor', 1);
-  if (partialRotaryFactor > 1) fail(`'partial_rotary_factor' must be in (0, 1], got ${partialRotaryFactor}`);
+  if (partialRotaryFactor !== 1) unsupported(`partial_rotary_factor ${partialRotaryFactor} is not supported (1)`);
 
-  const maxPositionEmbeddings = has('max_position_embeddings') ? int('max_position_embeddings', 2 ** 31) : null;
   const tieWordEmbeddings = bool('tie_word_embeddings', false);
-  const attentionBias = bool('attention_bias', false);
-  const qkvBias = bool('qkv_bias', modelType === 'qwen2_moe' ? true : attentionBias);
-  let slidingWindow: number | null = has('sliding_window') ? int('sliding_window', 2 ** 31) : null;
-  if (raw.use_sliding_window === false) slidingWindow = null;
+  const attentionBias = modelType === 'mixtral' ? false : bool('attention_bias', false);
+  const qkvBias = modelType === 'qwen2_moe' ? bool('qkv_bias', true) : attentionBias;
+  const clipQkv = modelType === 'olmoe' && has('clip_qkv') ? num(raw.clip_qkv, 'clip_qkv', 0) : null;
 
-  const granite = modelType === 'granitemoe';
+  // Attention window: qwen's is off unless use_sliding_window (then sliding_window is read, and refused
+  // as unsupported); mixtral's sliding_window applies to every layer (null or 0: none).
+  let slidingWindow: number | null = null;
+  if (qwen && bool('use_sliding_window', false)) unsupported('use_sliding_window: true is not supported (full causal attention only)');
+  if (modelType === 'mixtral' && has('sliding_window')) {
+    const w = int('sliding_window', 2 ** 31, { min: 0 });
+    slidingWindow = w > 0 ? w : null;
+  }
+
   const embeddingMultiplier = granite ? num(raw.embedding_multiplier, 'embedding_multiplier', 1) : 1;
   const residualMultiplier = granite ? num(raw.residual_multiplier, 'residual_multiplier', 1) : 1;
-  const attentionScale = granite && has('attention_multiplier') ? num(raw.attention_multiplier, 'attention_multiplier', 1) : 1 / Math.sqrt(headDim);
+  const attentionScale = granite ? num(raw.attention_multiplier, 'attention_multiplier', 1) : 1 / Math.sqrt(headDim);
   const logitsScaling = granite ? num(raw.logits_scaling, 'logits_scaling', 1) : 1;
 
   const tokenId = (v: unknown, k: string): number => {
@@ -211,7 +262,7 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   return {
     modelType, hiddenSize, numLayers, numHeads, numKvHeads, headDim, vocabSize,
     intermediateSize, moeIntermediateSize, numExperts, topK, normTopkProb, sharedExpertIntermediateSize, sparseLayers,
-    rmsNormEps, rope, partialRotaryFactor, maxPositionEmbeddings, tieWordEmbeddings, attentionBias, qkvBias, slidingWindow,
+    rmsNormEps, rope, partialRotaryFactor, maxPositionEmbeddings, tieWordEmbeddings, attentionBias, qkvBias, clipQkv, slidingWindow,
     embeddingMultiplier, residualMultiplier, attentionScale, logitsScaling, bosTokenId, eosTokenIds, dtype: dt as string | null,
     raw,
   };

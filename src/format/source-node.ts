@@ -3,7 +3,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
-import type { ByteSource } from './safetensors.ts';
+import type { ByteSource } from './bytes.ts';
 import type { CheckpointFiles } from './checkpoint.ts';
 import { FormatError } from './errors.ts';
 import { checkRelPath } from './checkpoint.ts';

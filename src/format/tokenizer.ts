@@ -257,3 +257,23 @@ export async function loadTokenizer(files: CheckpointFiles): Promise<LoadedToken
   ]);
   return createTokenizer(tj, tc ?? {}, gc);
 }
+
+/**
+ * The bos a text prompt starts with, for the library and the CLI alike: the tokenizer's bos_token (or
+ * generation_config's), else config.json's bos_token_id (models trained on documents that follow a
+ * separator, like webmoe-tiny's <|endoftext|>); null when neither names one.
+ */
+export function promptBos(tokenizer: Pick<LoadedTokenizer, 'bosTokenId'> | null, configBosTokenId: number | null): number | null {
+  return tokenizer?.bosTokenId ?? configBosTokenId;
+}
+
+/** Token ids of a text prompt: the tokenizer's encoding with its special tokens, `bos` first exactly once. */
+export function encodePrompt(tokenizer: Pick<LoadedTokenizer, 'encode'>, text: string, bos: number | null): number[] {
+  const ids = tokenizer.encode(text, { addSpecialTokens: true });
+  return bos !== null && ids[0] !== bos ? [bos, ...ids] : ids;
+}
+
+/** The ids that end a generation: the tokenizer's (tokenizer_config / generation_config), else config.json's. */
+export function stopTokenIds(tokenizer: Pick<LoadedTokenizer, 'eosTokenIds'> | null, configEosTokenIds: readonly number[]): number[] {
+  return tokenizer?.eosTokenIds.length ? [...tokenizer.eosTokenIds] : [...configEosTokenIds];
+}

@@ -1,4 +1,4 @@
-// GPU buffers: creation with labels, a size-bucketed pool for scratch space, uploads and read-backs.
+// GPU buffers: creation with labels, uploads and read-backs.
 
 // The spec's numeric flags, so modules need no GPU globals at import time (Node installs them late).
 export const Usage = {
@@ -17,40 +17,6 @@ const MAP_MODE_READ = 0x1;
 /** Round a byte size up to 4 (WebGPU copy alignment). */
 export function align4(n: number): number {
   return Math.ceil(n / 4) * 4;
-}
-
-export class BufferPool {
-  private readonly free = new Map<string, GPUBuffer[]>();
-
-  constructor(private readonly device: GPUDevice) {}
-
-  private static bucket(size: number): number {
-    // Powers of two up to 1 MiB, then 1 MiB steps: scratch reuse without wasting much memory.
-    const s = Math.max(256, align4(size));
-    if (s <= 1 << 20) return 1 << Math.ceil(Math.log2(s));
-    return Math.ceil(s / (1 << 20)) * (1 << 20);
-  }
-
-  acquire(size: number, usage: number = STORAGE, label = 'scratch'): GPUBuffer {
-    const b = BufferPool.bucket(size);
-    const key = `${b}:${usage}`;
-    const list = this.free.get(key);
-    const buf = list?.pop();
-    if (buf) return buf;
-    return this.device.createBuffer({ size: b, usage, label });
-  }
-
-  release(buf: GPUBuffer): void {
-    const key = `${buf.size}:${buf.usage}`;
-    let list = this.free.get(key);
-    if (!list) this.free.set(key, (list = []));
-    list.push(buf);
-  }
-
-  clear(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
-    this.free.clear();
-  }
 }
 
 /** A storage buffer holding `data` (or `size` zero bytes). */

@@ -1,13 +1,11 @@
 // Adapter + device acquisition, capabilities, and the per-device caches every kernel uses.
 import { GpuDeviceLostError, GpuUnavailableError } from './errors.ts';
 import { PipelineCache } from './pipelines.ts';
-import { BufferPool, createUniform } from './buffers.ts';
+import { createUniform } from './buffers.ts';
 
 export interface GpuFeatures {
   /** WGSL `enable f16;` is available (native half precision). */
   f16: boolean;
-  /** WGSL subgroup builtins are available. */
-  subgroups: boolean;
   /** GPU timestamps in compute passes. */
   timestamp: boolean;
 }
@@ -44,7 +42,6 @@ const LIMIT_NAMES = [
 
 export class Gpu {
   readonly pipelines: PipelineCache;
-  readonly buffers: BufferPool;
   /** Resolves when the device is lost (destroyed, driver reset, ...). */
   readonly lost: Promise<GPUDeviceLostInfo>;
   private lostInfo: GPUDeviceLostInfo | null = null;
@@ -55,7 +52,6 @@ export class Gpu {
     readonly features: GpuFeatures,
   ) {
     this.pipelines = new PipelineCache(this);
-    this.buffers = new BufferPool(device);
     this.lost = device.lost.then((info) => {
       this.lostInfo = info;
       return info;
@@ -120,7 +116,7 @@ export class Gpu {
   }
 
   /**
-   * Destroy every cached buffer (uniforms, scratch pool, shared singletons): called when an engine is
+   * Destroy every cached buffer (uniforms, shared singletons): called when an engine is
    * disposed so a shared device is left with nothing of it. Safe between steps: encoding never spans an
    * await, and later users of this Gpu simply make new ones.
    */
@@ -129,7 +125,6 @@ export class Gpu {
     this.uniforms.clear();
     for (const b of this.singletons.values()) b.destroy();
     this.singletons.clear();
-    this.buffers.clear();
   }
 
   destroy(): void {
@@ -153,7 +148,6 @@ export function gpuFromDevice(device: GPUDevice): Gpu {
   };
   return new Gpu(device, summary, {
     f16: device.features.has('shader-f16'),
-    subgroups: device.features.has('subgroups'),
     timestamp: device.features.has('timestamp-query'),
   });
 }
@@ -169,12 +163,10 @@ export async function createGpu(gpu: GPU | undefined, opts: CreateGpuOptions = {
   }
   const want = {
     f16: adapter.features.has('shader-f16') && !opts.disable?.f16,
-    subgroups: adapter.features.has('subgroups') && !opts.disable?.subgroups,
     timestamp: adapter.features.has('timestamp-query') && !opts.disable?.timestamp,
   };
   const requiredFeatures: GPUFeatureName[] = [];
   if (want.f16) requiredFeatures.push('shader-f16');
-  if (want.subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
   if (want.timestamp) requiredFeatures.push('timestamp-query');
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMIT_NAMES) {
@@ -193,7 +185,6 @@ export async function createGpu(gpu: GPU | undefined, opts: CreateGpuOptions = {
   };
   return new Gpu(device, summary, {
     f16: device.features.has('shader-f16'),
-    subgroups: device.features.has('subgroups'),
     timestamp: device.features.has('timestamp-query'),
   });
 }

@@ -25,10 +25,9 @@ export class PipelineCache {
 
   /** Full WGSL text of a shader after specialisation (common.wgsl prepended). */
   code(spec: PipelineSpec): string {
-    const defines = { F16: this.gpu.features.f16, SUBGROUPS: this.gpu.features.subgroups, ...spec.defines };
+    const defines = { F16: this.gpu.features.f16, ...spec.defines };
     const header: string[] = [];
     if (defines.F16) header.push('enable f16;');
-    if (defines.SUBGROUPS && this.gpu.features.subgroups) header.push('enable subgroups;');
     return `${header.join('\n')}\n${preprocess(wgslSource('common'), defines)}\n${preprocess(wgslSource(spec.shader), defines)}`;
   }
 

@@ -1,6 +1,6 @@
-// SwiGLU gate multiply (see shaders/silu_mul.wgsl).
+// SwiGLU gate multiply (shaders/elementwise.wgsl, op SILU_MUL).
 import type { Gpu } from '../gpu/context.ts';
-import { dispatch, grid1d } from '../gpu/dispatch.ts';
+import { encodeElementwise } from './elementwise.ts';
 
 export interface SiluMulArgs {
   /** Gate activations; row t starts at element t*gateStride + gateOffset. */
@@ -20,11 +20,9 @@ export interface SiluMulArgs {
 
 /** out[t, i] = silu(gate[t, i]) * up[t, i]. */
 export function encodeSiluMul(gpu: Gpu, pass: GPUComputePassEncoder, a: SiluMulArgs): void {
-  const params = gpu.uniform([
-    a.tokens, a.inter, a.gateStride ?? a.inter, a.gateOffset ?? 0, a.upStride ?? a.inter, a.upOffset ?? 0, 0, 0,
-  ]);
-  dispatch(gpu, pass, { shader: 'silu_mul', constants: { WG: 256 } }, [a.gate, a.up, a.out, params],
-    grid1d(gpu, Math.ceil((a.tokens * a.inter) / 256)));
+  encodeElementwise(gpu, pass, 'SILU_MUL', [a.gate, a.up, a.out], {
+    n: a.tokens * a.inter, dim: a.inter, gateStride: a.gateStride ?? a.inter, gateOffset: a.gateOffset, upStride: a.upStride ?? a.inter, upOffset: a.upOffset,
+  });
 }
 
 /** Convenience: fused [T, 2I] gate|up buffer (gate first half of each row). */

@@ -1,6 +1,29 @@
-// Elementwise (scaled) adds (see shaders/add.wgsl).
+// The elementwise ops of shaders/elementwise.wgsl (one shader, one define per op): scaled adds, the
+// shared expert's sigmoid-gated add, clamp, row gather; SwiGLU's silu*up is in activations.ts.
 import type { Gpu } from '../gpu/context.ts';
-import { dispatch, grid1d } from '../gpu/dispatch.ts';
+import { dispatch, grid1d, type Binding } from '../gpu/dispatch.ts';
+
+export type ElementwiseOp = 'ADD_INPLACE' | 'ADD' | 'CLAMP' | 'GATED_ADD' | 'GATHER_ROWS' | 'SILU_MUL';
+
+/** Uniform words of shaders/elementwise.wgsl's Params (n = output elements). */
+export interface ElementwiseParams {
+  n: number;
+  dim?: number;
+  s?: number;
+  c?: number;
+  gateStride?: number;
+  gateOffset?: number;
+  upStride?: number;
+  upOffset?: number;
+}
+
+const WG = 256;
+
+/** One elementwise dispatch: `bindings` in the op's order (see the shader), the uniform appended. */
+export function encodeElementwise(gpu: Gpu, pass: GPUComputePassEncoder, op: ElementwiseOp, bindings: readonly Binding[], p: ElementwiseParams): void {
+  const params = gpu.uniform([p.n, p.dim ?? 1, p.s ?? 1, p.c ?? 0, p.gateStride ?? 0, p.gateOffset ?? 0, p.upStride ?? 0, p.upOffset ?? 0], new Set([2, 3]));
+  dispatch(gpu, pass, { shader: 'elementwise', defines: { [op]: true }, constants: { WG } }, [...bindings, params], grid1d(gpu, Math.ceil(p.n / WG)));
+}
 
 export interface AddArgs {
   /** Left operand f32 [n]; updated in place when `out` is omitted. */
@@ -16,27 +39,21 @@ export interface AddArgs {
 
 /** x += scale * y, or out = x + scale * y. */
 export function encodeAdd(gpu: Gpu, pass: GPUComputePassEncoder, a: AddArgs): void {
-  const params = gpu.uniform([a.n, a.scale ?? 1, 0, 0], new Set([1]));
-  const inplace = !a.out;
-  dispatch(gpu, pass, { shader: 'add', defines: { INPLACE: inplace }, constants: { WG: 256 } },
-    inplace ? [a.x, a.y, params] : [a.x, a.y, a.out!, params], grid1d(gpu, Math.ceil(a.n / 256)));
+  if (a.out) encodeElementwise(gpu, pass, 'ADD', [a.x, a.y, a.out], { n: a.n, s: a.scale });
+  else encodeElementwise(gpu, pass, 'ADD_INPLACE', [a.x, a.y], { n: a.n, s: a.scale });
 }
-
-const WG = 256;
 
 /** out[r, :] = x[rows[r], :] for R rows of length dim. */
 export function encodeGatherRows(gpu: Gpu, pass: GPUComputePassEncoder, a: { x: GPUBuffer; rows: GPUBuffer; out: GPUBuffer; R: number; dim: number }): void {
-  dispatch(gpu, pass, { shader: 'gather_rows', constants: { WG } }, [a.x, a.rows, a.out, gpu.uniform([a.R, a.dim, 0, 0])],
-    grid1d(gpu, Math.ceil((a.R * a.dim) / WG)));
+  encodeElementwise(gpu, pass, 'GATHER_ROWS', [a.x, a.rows, a.out], { n: a.R * a.dim, dim: a.dim });
 }
 
 /** x[t, :] += scale * sigmoid(gate[t]) * y[t, :] (the shared expert's sigmoid gate). */
 export function encodeGatedAdd(gpu: Gpu, pass: GPUComputePassEncoder, a: { x: GPUBuffer; y: GPUBuffer; gate: GPUBuffer; T: number; dim: number; scale?: number }): void {
-  dispatch(gpu, pass, { shader: 'gated_add', constants: { WG } }, [a.x, a.y, a.gate, gpu.uniform([a.T, a.dim, a.scale ?? 1, 0], new Set([2]))],
-    grid1d(gpu, Math.ceil((a.T * a.dim) / WG)));
+  encodeElementwise(gpu, pass, 'GATED_ADD', [a.x, a.y, a.gate], { n: a.T * a.dim, dim: a.dim, s: a.scale });
 }
 
 /** x = clamp(x, -c, c) in place. */
 export function encodeClamp(gpu: Gpu, pass: GPUComputePassEncoder, a: { x: GPUBuffer; n: number; c: number }): void {
-  dispatch(gpu, pass, { shader: 'clamp', constants: { WG } }, [a.x, gpu.uniform([a.n, a.c, 0, 0], new Set([1]))], grid1d(gpu, Math.ceil(a.n / WG)));
+  encodeElementwise(gpu, pass, 'CLAMP', [a.x], { n: a.n, c: a.c });
 }

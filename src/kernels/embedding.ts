@@ -1,7 +1,6 @@
 // Embedding gather (see shaders/embedding.wgsl).
 import type { Gpu } from '../gpu/context.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
-import { packF16 } from '../quant/f16.ts';
 
 export interface EmbeddingArgs {
   /** Token ids u32 [tokens]. Ids >= vocab produce a row of zeros. */
@@ -32,5 +31,4 @@ export function encodeEmbedding(gpu: Gpu, pass: GPUComputePassEncoder, a: Embedd
   );
 }
 
-/** Pack an f32 table [vocab, dim] for format 'f16' (flattened f16 pairs, low half first). */
-export const packF16Table = packF16;
+

@@ -6,7 +6,7 @@ import { createStorage } from '../gpu/buffers.ts';
 import { grid1d } from '../gpu/dispatch.ts';
 import type { PipelineSpec } from '../gpu/pipelines.ts';
 import { kernelStyle } from './variants.ts';
-import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, type WeightFormat } from '../quant/pack.ts';
+import { paddedCols, weightFormatDefines, type WeightFormat } from '../quant/pack.ts';
 
 export type { WeightFormat } from '../quant/pack.ts';
 
@@ -102,11 +102,7 @@ export function matmulSpec(format: WeightFormat, variant: MatmulVariant, tb = 1,
   const defines: Record<string, string | number | boolean> = {
     SPLIT: split,
     XV4: xVec4,
-    FMT_F32: format === 'f32',
-    FMT_F16: format === 'f16',
-    FMT_I8: format === 'int8',
-    FMT_I4: format === 'int4',
-    SCALES: format === 'int8' || format === 'int4',
+    ...weightFormatDefines(format),
     PREFILL: variant === 'prefill',
     BLOCKED: variant === 'blocked',
   };
@@ -157,47 +153,4 @@ export function encodeMatmul(gpu: Gpu, pass: GPUComputePassEncoder, a: MatmulArg
   } else {
     run(matmulSpec(w.format, 'prefill', 1, xVec4, split), grid1d(gpu, tilesN * Math.ceil(t / PREFILL_BT)));
   }
-}
-
-export interface UploadWeightOptions {
-  /** int8/int4 group size (multiple of 8); default 32. */
-  group?: number;
-  label?: string;
-}
-
-/** Bytes a packed weight of this shape takes on the GPU (data + scales). */
-export function weightBytes(format: WeightFormat, n: number, k: number, group = 32): number {
-  const kPad = paddedCols(format, k, group);
-  const bits = { f32: 32, f16: 16, int8: 8, int4: 4 }[format];
-  const scales = format === 'int8' || format === 'int4' ? (n * kPad * 4) / group : 0;
-  return (n * kPad * bits) / 8 + scales;
-}
-
-/**
- * Pack an f32 weight W [n, k] (row = output channel) on the CPU in `format` and upload it: the
- * descriptor encodeMatmul takes, with `bytes` set. Convert bf16/f16 checkpoints with src/quant/f16.ts first.
- */
-export function uploadWeight(gpu: Gpu, w: Float32Array, n: number, k: number, format: WeightFormat, opts: UploadWeightOptions = {}): MatmulWeight {
-  const group = opts.group ?? 32;
-  const label = opts.label ?? `weight-${format}`;
-  const dev = gpu.device;
-  let data: GPUBuffer;
-  let scales: GPUBuffer | undefined;
-  let kPad: number;
-  if (format === 'f32' || format === 'f16') {
-    kPad = paddedCols(format, k, group);
-    data = createStorage(dev, format === 'f32' ? padRowsF32(w, n, k, kPad) : packF16Rows(w, n, k, kPad), label);
-  } else {
-    const q = format === 'int8' ? quantizeInt8(w, n, k, group) : quantizeInt4(w, n, k, group);
-    kPad = q.kPad;
-    data = createStorage(dev, q.q, label);
-    scales = createStorage(dev, q.scales, `${label}-scales`);
-  }
-  return { format, data, scales, n, k, kPad, group, bytes: data.size + (scales?.size ?? 0) };
-}
-
-/** Free a weight's GPU buffers. */
-export function destroyWeight(w: MatmulWeight): void {
-  w.data.destroy();
-  w.scales?.destroy();
 }

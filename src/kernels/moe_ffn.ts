@@ -5,7 +5,7 @@
 import type { Gpu } from '../gpu/context.ts';
 import { STORAGE, Usage, createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
-import { paddedCols, type WeightFormat } from '../quant/pack.ts';
+import { paddedCols, weightFormatDefines, type WeightFormat } from '../quant/pack.ts';
 import type { RouterMode } from '../routing/types.ts';
 import { kernelStyle } from './variants.ts';
 import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, type GpuPolicy } from './moe_router.ts';
@@ -176,8 +176,9 @@ export function encodeMoeFfn(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeFfnArg
   const group = a.group ?? 32;
   const blocked = kernelStyle(gpu) === 'blocked';
   const defines = {
-    W_F32: f === 'f32', W_F16: f === 'f16', W_I8: f === 'int8', W_I4: f === 'int4', W_QUANT: quant,
+    ...weightFormatDefines(f),
     BLOCKED: blocked, V4: blocked && a.H % 4 === 0 && a.I % 4 === 0,
+    F16_PAIRS: blocked && f === 'f16', W_WORDS: f !== 'f32' && !(blocked && f === 'f16'),
   };
   const constants: Record<string, number> = blocked ? { WGB: MOE_BLOCKED_WG } : {};
   if (quant && (!a.gateUpScales || !a.downScales)) throw new Error(`webmoe: ${f} expert weights need gateUpScales and downScales`);

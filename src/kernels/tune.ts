@@ -4,7 +4,8 @@
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import { GpuTimer } from '../gpu/timer.ts';
-import { destroyWeight, encodeMatmul, uploadWeight } from './matmul.ts';
+import { encodeMatmul } from './matmul.ts';
+import { destroyWeight, uploadWeight } from '../quant/upload.ts';
 import { setKernelStyle, type KernelStyle } from './variants.ts';
 
 export interface KernelStyleMeasurement {

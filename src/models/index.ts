@@ -2,8 +2,8 @@
 // spec needs is in the checkpoint with the expected shape and a float dtype, before anything is read.
 import { FormatError } from '../format/errors.ts';
 import type { Checkpoint } from '../format/checkpoint.ts';
-import { normalizeConfig } from '../format/config.ts';
-import { CONFIG_FILE, parseConfigJson, type ConfigReader } from './common.ts';
+import { parseConfig, type ModelConfig, type ModelType } from '../format/config.ts';
+import { CONFIG_FILE } from './common.ts';
 import { qwen3MoeSpec } from './qwen3_moe.ts';
 import { qwen2MoeSpec } from './qwen2_moe.ts';
 import { olmoeSpec } from './olmoe.ts';
@@ -12,11 +12,10 @@ import { graniteMoeSpec } from './granitemoe.ts';
 import type { MoeModelSpec } from './spec.ts';
 
 export type { MoeModelSpec, LayerRefs, WeightRef, FfnRefs, ArchRouter, QkNormKind } from './spec.ts';
-export { parseConfigJson, ConfigReader } from './common.ts';
+type Builder = (c: ModelConfig, names: ReadonlySet<string>) => MoeModelSpec;
 
-type Builder = (c: ConfigReader, names: ReadonlySet<string>) => MoeModelSpec;
-
-export const ARCHITECTURES: Readonly<Record<string, Builder>> = {
+/** One builder per supported model type (format/config.ts SUPPORTED_MODEL_TYPES: the type checks both agree). */
+export const ARCHITECTURES: Readonly<Record<ModelType, Builder>> = {
   qwen3_moe: qwen3MoeSpec,
   qwen2_moe: qwen2MoeSpec,
   olmoe: olmoeSpec,
@@ -26,18 +25,9 @@ export const ARCHITECTURES: Readonly<Record<string, Builder>> = {
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
-/** Build the spec for a parsed config and the checkpoint's tensor names. */
-export function specFromConfig(c: ConfigReader, names: ReadonlySet<string>): MoeModelSpec {
-  const mt = c.raw.model_type;
-  if (typeof mt !== 'string') throw new FormatError('CONFIG', CONFIG_FILE, "missing 'model_type'");
-  const build = ARCHITECTURES[mt];
-  if (!build) {
-    throw new FormatError('UNSUPPORTED', CONFIG_FILE, `model_type '${mt}' is not supported (supported: ${Object.keys(ARCHITECTURES).join(', ')})`);
-  }
-  // The format layer's normalisation first: its type checks and size limits (absurd configs) apply to
-  // every architecture; the builders below read the semantics they need from the same raw keys.
-  normalizeConfig(c.raw, CONFIG_FILE);
-  return build(c, names);
+/** Build the spec for a normalised config and the checkpoint's tensor names. */
+export function specFromConfig(c: ModelConfig, names: ReadonlySet<string>): MoeModelSpec {
+  return ARCHITECTURES[c.modelType](c, names);
 }
 
 /**
@@ -58,7 +48,7 @@ export function checkTensors(spec: MoeModelSpec, ckpt: Checkpoint): void {
 /** Read config.json from the checkpoint's folder, build the spec, check every tensor's shape. */
 export async function resolveSpec(ckpt: Checkpoint): Promise<MoeModelSpec> {
   const text = await ckpt.files.readText(CONFIG_FILE);
-  const spec = specFromConfig(parseConfigJson(text), new Set(ckpt.tensors.keys()));
+  const spec = specFromConfig(parseConfig(text, CONFIG_FILE), new Set(ckpt.tensors.keys()));
   checkTensors(spec, ckpt);
   return spec;
 }

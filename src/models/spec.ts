@@ -5,6 +5,7 @@
  */
 
 import type { RouterMode } from '../routing/types.ts';
+import type { RopeTables } from '../reference/rope.ts';
 
 /** qk-norm: none; per_head = RMSNorm over each head's head_dim (Qwen3); full = over the whole projection (OLMoE). */
 export type QkNormKind = 'none' | 'per_head' | 'full';
@@ -60,11 +61,8 @@ export interface LayerRefs {
   dense?: FfnRefs;
 }
 
-export interface RopeSpec {
-  /** Inverse frequencies, headDim/2 entries: angle(pos, i) = pos * invFreq[i] (HF rotate_half layout). */
-  invFreq: Float32Array;
-  /** cos/sin are multiplied by this (1 except for YaRN-like scalings). */
-  attentionFactor: number;
+/** The RoPE tables (reference/rope.ts ropeTables: inv_freq for angle(pos, i) = pos * invFreq[i], HF rotate_half layout, and the cos/sin multiplier) and where they came from. */
+export interface RopeSpec extends RopeTables {
   theta: number;
   type: string;
 }

@@ -1,7 +1,7 @@
 // Reading one WeightRef (a whole tensor, or one expert / row block of a stacked tensor) as f32,
 // touching only the bytes of that piece.
 import type { Checkpoint } from '../format/checkpoint.ts';
-import { DTYPE_SIZE, bytesToF32 } from '../format/safetensors.ts';
+import { DTYPE_SIZE, bytesToF32 } from '../format/dtype.ts';
 import type { WeightRef } from './spec.ts';
 
 export async function readWeightF32(ckpt: Checkpoint, ref: WeightRef): Promise<Float32Array> {

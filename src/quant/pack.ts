@@ -12,7 +12,19 @@
 //         [-7, 7] (nibble 8 = zero); scales: Float32Array [N, kPad/group]; value = q * scale, scale = max|w|/7
 import { f32ToF16Bits, f16BitsToF32 } from './f16.ts';
 
-export type WeightFormat = 'f32' | 'f16' | 'int8' | 'int4';
+export const WEIGHT_FORMATS = ['f32', 'f16', 'int8', 'int4'] as const;
+export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
+
+/** The WGSL defines that select a weight format, the same names in every weight-reading shader (matmul, moe_ffn). */
+export function weightFormatDefines(format: WeightFormat): Record<'FMT_F32' | 'FMT_F16' | 'FMT_I8' | 'FMT_I4' | 'SCALES', boolean> {
+  return {
+    FMT_F32: format === 'f32',
+    FMT_F16: format === 'f16',
+    FMT_I8: format === 'int8',
+    FMT_I4: format === 'int4',
+    SCALES: format === 'int8' || format === 'int4',
+  };
+}
 
 export interface QuantizedWeight {
   /** Packed codes (see the layout notes above). */

@@ -123,7 +123,7 @@ export class ReferenceStepModel {
       });
     }
     const T = tokens.length;
-    const rope = { invFreq: spec.rope.invFreq, attentionScaling: spec.rope.attentionFactor };
+    const rope = spec.rope;
     const addScaled = (x: Float32Array, y: Float32Array) => x.set(addRef(x, y, spec.residualMultiplier));
     const x = embeddingRef(tokens, W.embed, V, H, spec.embeddingMultiplier);
     const routing: LayerRouting[] = [];

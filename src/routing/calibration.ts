@@ -1,7 +1,9 @@
 // The calibration a model's calibrated policies need (SERE similarity, Alloc-L and mass sensitivity), its
 // file format (calibration.safetensors next to the model) and Alloc-L's dynamic program.
 import { FormatError } from '../format/errors.ts';
-import { readSafetensorsHeader, readTensorF32, writeSafetensors, type ByteSource } from '../format/safetensors.ts';
+import { readSafetensorsHeader, readTensorF32 } from '../format/safetensors.ts';
+import type { ByteSource } from '../format/bytes.ts';
+import { writeSafetensors } from '../format/safetensors-writer.ts';
 import type { CheckpointFiles } from '../format/checkpoint.ts';
 import type { SimilarityKind } from './types.ts';
 

@@ -7,11 +7,11 @@ import { encodeMatmul, type MatmulWeight } from '../kernels/matmul.ts';
 import { encodeRmsNorm } from '../kernels/rmsnorm.ts';
 import { encodeEmbedding } from '../kernels/embedding.ts';
 import { encodeSiluMul } from '../kernels/activations.ts';
-import { encodeAdd, encodeClamp, encodeGatedAdd, encodeGatherRows } from '../kernels/elementwise.ts';
+import { encodeAdd, encodeGatedAdd, encodeGatherRows } from '../kernels/elementwise.ts';
 import { encodeMoeLayer, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import { encodeMoeRouteStats, type GpuPolicy } from '../kernels/moe_router.ts';
-import { encodeRope, type RopeState } from '../kernels/rope.ts';
-import { encodeAttention, encodeKvWrite } from '../kernels/attention.ts';
+import { encodeRopeKv, type RopeState } from '../kernels/rope.ts';
+import { encodeAttention } from '../kernels/attention.ts';
 import { encodeArgmax } from '../kernels/sampling.ts';
 import type { GpuFfn, GpuLayer, GpuWeights } from './weights.ts';
 import type { KvCache } from './kv_cache.ts';
@@ -56,33 +56,23 @@ export interface AttentionInputs {
   layer: number;
 }
 
-/** x += o(attention(rope(qk-norm(q, k)), KV cache)) of norm(x); this step's k, v are written to the cache first. */
+/** x += o(attention(rope(qk-norm(q, k)), KV cache)) of norm(x); this step's k, v are written to the cache first (one fused dispatch). */
 export function encodeAttentionBlock(c: StepContext, L: GpuLayer, a: AttentionInputs): void {
   const { gpu, pass, spec, s, T } = c;
   const { heads: nh, kvHeads: nkv, headDim: hd, eps } = spec;
   encodeRmsNorm(gpu, pass, { x: s.x, weight: L.attnNorm, out: s.h, rows: T, dim: spec.hidden, eps });
-  // q, k, v in one matmul
-  encodeMatmul(gpu, pass, { x: s.h, w: L.qkv, out: s.q, t: T, bias: L.qkvBias, split: [{ out: s.k, n: nkv * hd }, { out: s.v, n: nkv * hd }] });
-  let q = s.q;
-  let k = s.k;
-  if (spec.qkNorm !== 'none') {
-    const perHead = spec.qkNorm === 'per_head';
-    encodeRmsNorm(gpu, pass, { x: s.q, weight: L.qNorm!, out: s.q2, rows: perHead ? T * nh : T, dim: perHead ? hd : nh * hd, eps });
-    encodeRmsNorm(gpu, pass, { x: s.k, weight: L.kNorm!, out: s.k2, rows: perHead ? T * nkv : T, dim: perHead ? hd : nkv * hd, eps });
-    q = s.q2;
-    k = s.k2;
-  }
-  if (spec.clipQkv !== null) {
-    encodeClamp(gpu, pass, { x: q, n: T * nh * hd, c: spec.clipQkv });
-    encodeClamp(gpu, pass, { x: k, n: T * nkv * hd, c: spec.clipQkv });
-    encodeClamp(gpu, pass, { x: s.v, n: T * nkv * hd, c: spec.clipQkv });
-  }
+  // q|k|v in one matmul, then q/k norm, clamp, RoPE and the KV-cache write in one dispatch
+  const row = (nh + 2 * nkv) * hd;
+  mm(c, s.h, L.qkv, s.qkv, L.qkvBias);
   const batch = { seqIds: s.seqIds, positions: s.positions, seqStart: s.seqStart };
-  encodeRope(gpu, pass, { rope: a.rope, q, k, positions: s.positions, tokens: T, nHeads: nh, nKvHeads: nkv });
   const cache = a.kv.layer(a.layer);
-  encodeKvWrite(gpu, pass, { ...batch, k, v: s.v, kCache: cache.k, vCache: cache.v, tokens: T, nKvHeads: nkv, headDim: hd, maxSlots: a.kv.slots });
+  encodeRopeKv(gpu, pass, {
+    ...batch, rope: a.rope, qkv: s.qkv, row, kCache: cache.k, vCache: cache.v, maxSlots: a.kv.slots, tokens: T, nHeads: nh, nKvHeads: nkv,
+    aux: L.ropeAux.buffer, qNormOffset: 0, kNormOffset: L.ropeAux.kNormOffset, freqOffset: L.ropeAux.freqOffset,
+    norm: spec.qkNorm, eps, clip: spec.clipQkv,
+  });
   encodeAttention(gpu, pass, {
-    ...batch, q, kCache: cache.k, vCache: cache.v, out: s.att, tokens: T, nHeads: nh, nKvHeads: nkv, headDim: hd, scale: spec.attnScale,
+    ...batch, q: s.qkv, qStride: row, kCache: cache.k, vCache: cache.v, out: s.att, tokens: T, nHeads: nh, nKvHeads: nkv, headDim: hd, scale: spec.attnScale,
     window: spec.slidingWindow ?? 0,
   });
   if (spec.residualMultiplier === 1) mm(c, s.att, L.o, s.x, L.oBias, true);

@@ -58,11 +58,6 @@ export class KvCache {
     this.lengths.set(id, this.length(id) + n);
   }
 
-  /** Drop the last tokens (e.g. rejected speculative ones); the slots are simply overwritten later. */
-  truncate(id: number, n: number): void {
-    this.lengths.set(id, Math.min(this.length(id), n));
-  }
-
   get active(): number {
     return this.lengths.size;
   }

@@ -9,14 +9,14 @@
  * blocks.ts (encoders), readback.ts (result layout), weights.ts (upload), kv_cache.ts.
  */
 import type { Gpu } from '../gpu/context.ts';
-import { openCheckpoint, type Checkpoint, type CheckpointFiles, type LoadProgress } from '../format/checkpoint.ts';
+import { openCheckpoint, type Checkpoint, type CheckpointFiles, type ReadProgress } from '../format/checkpoint.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { createMoeWorkspace, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import type { GpuPolicy as LayerGpuPolicy } from '../kernels/moe_router.ts';
-import type { RopeState } from '../kernels/rope.ts';
+import { createRope, type RopeState } from '../kernels/rope.ts';
 import type { Policy, PolicyConfig } from '../routing/types.ts';
 import { resolvePolicy } from '../routing/resolve.ts';
 import { loadCalibration, type Calibration } from '../routing/calibration.ts';
@@ -28,7 +28,6 @@ import { flattenBatch, type ForwardSequence, type LogitRows } from './batch.ts';
 import { StepScratch } from './scratch.ts';
 import { encodeAttentionBlock, encodeEmbed, encodeFfnBlock, encodeHead, type StepContext } from './blocks.ts';
 import { decodeReadback, encodeReadback, type ForwardResult } from './readback.ts';
-import { sampleToken, seededRandom } from './sampling.ts';
 
 export type { Policy } from '../routing/types.ts';
 /** @deprecated the policy type is `Policy` (plain JSON, src/routing/types.ts); kept so existing callers compile. */
@@ -53,7 +52,7 @@ export interface LoadOptions {
    */
   calibration?: Calibration | null;
   /** Weight bytes read from the checkpoint so far, after each tensor (or expert slice). */
-  onProgress?: (p: LoadProgress) => void;
+  onProgress?: (p: ReadProgress) => void;
   /**
    * GPU memory the model may use, in bytes (weights + KV cache): a model that needs more is refused
    * before anything is allocated. Default: no budget beyond the device's own limits.
@@ -81,19 +80,6 @@ export interface ForwardRequest {
   beginPass?: (enc: GPUCommandEncoder) => GPUComputePassEncoder;
 }
 
-export interface GenerateOptions {
-  maxTokens: number;
-  /** 0 (default) = greedy on the GPU; > 0 samples on the CPU from the read-back logits. */
-  temperature?: number;
-  topP?: number;
-  seed?: number;
-  /** Stop after emitting one of these ids (default: the config's eos ids). */
-  stopIds?: number[];
-  /** Called with each new id; return false to stop. */
-  onToken?: (id: number) => void | boolean;
-  policy?: Policy;
-}
-
 export class MoeModel {
   readonly kv: KvCache;
   private readonly ws: MoeWorkspace | null;
@@ -119,7 +105,7 @@ export class MoeModel {
     this.ws = spec.layerKinds.includes('moe')
       ? createMoeWorkspace(gpu, { maxTokens: T, E: spec.numExperts, k: spec.topK, H, I: spec.moeIntermediate })
       : null;
-    this.rope = { invFreq: weights.invFreq, attentionScaling: spec.rope.attentionFactor, headDim: hd, rotDim: hd };
+    this.rope = createRope(gpu, spec.rope, hd);
   }
 
   /** Open the checkpoint, check every tensor against config.json, upload the weights. */
@@ -269,41 +255,11 @@ export class MoeModel {
     }
   }
 
-  /**
-   * Generate up to opts.maxTokens ids after `prompt` in a fresh sequence (prefill in chunks of
-   * maxBatchTokens, then one token per step). Returns the generated ids.
-   */
-  async generate(prompt: number[], opts: GenerateOptions): Promise<number[]> {
-    if (prompt.length === 0) throw new Error('webmoe: generate needs at least one prompt token');
-    const temp = opts.temperature ?? 0;
-    const rand = seededRandom(opts.seed ?? 0);
-    const stop = new Set(opts.stopIds ?? this.spec.eosTokenIds);
-    const id = this.createSequence();
-    const out: number[] = [];
-    try {
-      let pending = prompt;
-      while (out.length < opts.maxTokens) {
-        const chunk = pending.slice(0, this.maxBatchTokens);
-        pending = pending.slice(chunk.length);
-        const last = pending.length === 0;
-        const res = await this.forward({ seqs: [{ id, tokens: chunk }], logits: last && temp > 0 ? 'last' : 'none', policy: opts.policy });
-        if (!last) continue;
-        const tok = temp > 0 ? sampleToken(res.logits![0], temp, opts.topP ?? 1, rand) : res.next[0];
-        out.push(tok);
-        if (opts.onToken?.(tok) === false || stop.has(tok)) break;
-        if (this.kv.length(id) >= this.maxContext) break;
-        pending = [tok];
-      }
-      return out;
-    } finally {
-      this.freeSequence(id);
-    }
-  }
-
   destroy(): void {
     this.weights.destroy();
     this.kv.destroy();
     this.ws?.destroy();
+    this.rope.invFreq.destroy();
     this.s.destroy();
     for (const b of this.simBuffers.values()) b.destroy();
   }

@@ -1,7 +1,5 @@
-// CPU sampling from read-back logits: temperature and nucleus (top-p), with a seeded PRNG so a
-// `--seed` reproduces a run.
-
-export { seededRandom } from '../util/random.ts';
+// CPU sampling from read-back logits: temperature and nucleus (top-p), driven by the scheduler's
+// seeded random numbers so a `seed` reproduces a run.
 
 export function argmax(x: ArrayLike<number>): number {
   let b = 0;

@@ -25,11 +25,7 @@ export class StepScratch {
   readonly x: GPUBuffer; // residual stream [T, H]
   readonly h: GPUBuffer; // normed [T, H]
   readonly tmp: GPUBuffer; // a branch output before its scaled residual add [T, H]
-  readonly q: GPUBuffer; // [T, nh*hd]
-  readonly q2: GPUBuffer; // after qk-norm
-  readonly k: GPUBuffer; // [T, nkv*hd]
-  readonly k2: GPUBuffer;
-  readonly v: GPUBuffer;
+  readonly qkv: GPUBuffer; // [T, (nh + 2 nkv) hd]: q, k, v per row (q normed and rotated in place)
   readonly att: GPUBuffer; // attention output [T, nh*hd]
   readonly f1: GPUBuffer; // dense / shared FFN gate, up, silu*up [T, maxI]
   readonly f2: GPUBuffer;
@@ -60,11 +56,7 @@ export class StepScratch {
     this.x = b(T * H, 'x');
     this.h = b(T * H, 'h');
     this.tmp = b(T * H, 'tmp');
-    this.q = b(T * nh * hd, 'q');
-    this.q2 = b(T * nh * hd, 'q2');
-    this.k = b(T * nkv * hd, 'k');
-    this.k2 = b(T * nkv * hd, 'k2');
-    this.v = b(T * nkv * hd, 'v');
+    this.qkv = b(T * (nh + 2 * nkv) * hd, 'qkv');
     this.att = b(T * nh * hd, 'att');
     this.f1 = b(T * maxI, 'f1');
     this.f2 = b(T * maxI, 'f2');
@@ -97,7 +89,7 @@ export class StepScratch {
   }
 
   destroy(): void {
-    const { ids, seqIds, positions, seqStart, rows, x, h, tmp, q, q2, k, k2, v, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, routeStats, readback } = this;
-    for (const b of [ids, seqIds, positions, seqStart, rows, x, h, tmp, q, q2, k, k2, v, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, routeStats, readback]) b.destroy();
+    const { ids, seqIds, positions, seqStart, rows, x, h, tmp, qkv, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, routeStats, readback } = this;
+    for (const b of [ids, seqIds, positions, seqStart, rows, x, h, tmp, qkv, att, f1, f2, f3, routerLogits, gate1, xs, xsn, logits, next, counters, routeStats, readback]) b.destroy();
   }
 }

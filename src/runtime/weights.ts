@@ -3,10 +3,11 @@
 // stacked as the grouped MoE FFN expects, norms / biases / RoPE frequencies as f32.
 import type { Gpu } from '../gpu/context.ts';
 import { createStorage } from '../gpu/buffers.ts';
-import type { Checkpoint, LoadProgress } from '../format/checkpoint.ts';
+import type { Checkpoint, ReadProgress } from '../format/checkpoint.ts';
 import { tensorByteLength } from '../format/safetensors.ts';
-import { uploadWeight, destroyWeight, weightBytes, type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
-import { packF16Table } from '../kernels/embedding.ts';
+import { type MatmulWeight, type WeightFormat } from '../kernels/matmul.ts';
+import { uploadWeight, destroyWeight, weightBytes } from '../quant/upload.ts';
+import { packF16 } from '../quant/f16.ts';
 import { packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8 } from '../quant/pack.ts';
 import type { FfnRefs, MoeModelSpec, WeightRef } from '../models/spec.ts';
 import { readWeightF32 } from '../models/weights.ts';
@@ -86,7 +87,8 @@ export function planWeights(spec: MoeModelSpec, format: WeightFormat, limits: We
     fused(`'${r.q.tensor}' with k and v`, [r.q, r.k, r.v]);
     mat(r.o);
     if (r.qBias || r.kBias || r.vBias) bytes += (r.q.shape[0] + r.k.shape[0] + r.v.shape[0]) * 4;
-    for (const b of [r.oBias, r.qNorm, r.kNorm]) vec(b);
+    vec(r.oBias);
+    bytes += Math.max(16, ((r.qNorm?.shape[0] ?? 0) + (r.kNorm?.shape[0] ?? 0) + spec.rope.invFreq.length) * 4);
     mat(r.router, 'f32');
     if (r.experts) for (const [a, b] of expertChunks) bytes += weightBytes(format, (b - a) * 2 * I, H, QUANT_GROUP) + weightBytes(format, (b - a) * H, I, QUANT_GROUP);
     for (const f of [r.shared, r.dense]) {
@@ -106,7 +108,6 @@ export function planWeights(spec: MoeModelSpec, format: WeightFormat, limits: We
     bytes += need;
   } else mat(spec.lmHead);
   vec(spec.finalNorm);
-  bytes += Math.max(16, spec.rope.invFreq.length * 4);
   return { bytes, expertChunks };
 }
 
@@ -134,8 +135,8 @@ export interface GpuLayer {
   /** q|k|v biases concatenated (zeros for a projection without one). */
   qkvBias?: GPUBuffer;
   oBias?: GPUBuffer;
-  qNorm?: GPUBuffer;
-  kNorm?: GPUBuffer;
+  /** For the fused norm + RoPE + KV write: q norm weights, k norm weights (absent without qk-norm), inv_freq. */
+  ropeAux: { buffer: GPUBuffer; kNormOffset: number; freqOffset: number };
   mlpNorm: GPUBuffer;
   router?: MatmulWeight;
   experts?: GpuExperts;
@@ -150,7 +151,6 @@ export interface GpuWeights {
   embedFormat: 'f32' | 'f16';
   finalNorm: GPUBuffer;
   lmHead: MatmulWeight;
-  invFreq: GPUBuffer;
   layers: GpuLayer[];
   bytes: number;
   destroy(): void;
@@ -160,7 +160,7 @@ export interface GpuWeights {
 export const QUANT_GROUP = 32;
 
 /** Upload every weight as `plan` says (planWeights first: it refuses what cannot fit before anything is allocated). */
-export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSpec, format: WeightFormat, plan: WeightPlan, onProgress?: (p: LoadProgress) => void): Promise<GpuWeights> {
+export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSpec, format: WeightFormat, plan: WeightPlan, onProgress?: (p: ReadProgress) => void): Promise<GpuWeights> {
   const buffers: GPUBuffer[] = [];
   const mats: MatmulWeight[] = [];
   let bytes = 0;
@@ -235,7 +235,13 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   for (let l = 0; l < spec.layers; l++) {
     const r = spec.layerRefs[l];
     const p = `layer${l}`;
+    const qn = r.qNorm ? await rd(r.qNorm) : new Float32Array(0);
+    const kn = r.kNorm ? await rd(r.kNorm) : new Float32Array(0);
+    const aux = createStorage(gpu.device, Float32Array.from([...qn, ...kn, ...spec.rope.invFreq]), `${p}.ropeAux`);
+    buffers.push(aux);
+    bytes += aux.size;
     const g: GpuLayer = {
+      ropeAux: { buffer: aux, kNormOffset: qn.length, freqOffset: qn.length + kn.length },
       attnNorm: await vec(r.attnNorm, `${p}.attnNorm`),
       qkv: await matStack([r.q, r.k, r.v], `${p}.qkv`),
       o: await mat(r.o, `${p}.o`),
@@ -253,8 +259,6 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
       bytes += g.qkvBias.size;
     }
     if (r.oBias) g.oBias = await vec(r.oBias, `${p}.oBias`);
-    if (r.qNorm) g.qNorm = await vec(r.qNorm, `${p}.qNorm`);
-    if (r.kNorm) g.kNorm = await vec(r.kNorm, `${p}.kNorm`);
     // The router stays f32: its top-k decisions are sensitive to rounding and it is tiny.
     if (r.router) g.router = await mat(r.router, `${p}.router`, 'f32');
     if (r.experts) {
@@ -279,7 +283,7 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
   }
   const embedF32 = await rd(spec.embed);
   const embedFormat = format === 'f32' ? 'f32' : 'f16';
-  const embed = createStorage(gpu.device, embedFormat === 'f32' ? embedF32 : packF16Table(embedF32), 'embed');
+  const embed = createStorage(gpu.device, embedFormat === 'f32' ? embedF32 : packF16(embedF32), 'embed');
   buffers.push(embed);
   bytes += embed.size;
   const [V] = spec.embed.shape;
@@ -289,15 +293,12 @@ export async function uploadWeights(gpu: Gpu, ckpt: Checkpoint, spec: MoeModelSp
     bytes += lmHead.bytes ?? 0;
   }
   const finalNorm = await vec(spec.finalNorm, 'finalNorm');
-  const invFreq = createStorage(gpu.device, spec.rope.invFreq, 'rope.invFreq');
-  buffers.push(invFreq);
   return {
     format,
     embed,
     embedFormat,
     finalNorm,
     lmHead,
-    invFreq,
     layers,
     bytes,
     destroy() {

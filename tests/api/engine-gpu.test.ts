@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, it, expect, afterAll } from 'vitest';
 import { createEngine } from '../../src/node.ts';
 import type { Engine } from '../../src/api/types.ts';
@@ -21,6 +23,21 @@ describe('Engine on the embedded default model (WebGPU in Node)', () => {
       expect(together[i].tokens).toEqual(alone.tokens);
       expect(together[i].text.length).toBeGreaterThan(0);
     }
+  }, 240_000);
+
+  it('the CLI gives the library\'s tokens: greedy, and sampled with the same seed (one generation path)', async () => {
+    const cli = (args: string[]) => {
+      const r = spawnSync(process.execPath, [path.resolve(import.meta.dirname, '../../bin/webmoe.js'), 'generate', '--json', ...args], { encoding: 'utf8', timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const lines = r.stdout.replace(/\n+$/, '').split('\n'); // the text keeps its leading space
+      return { text: lines.slice(0, -1).join('\n'), ids: JSON.parse(lines[lines.length - 1]).ids as number[] };
+    };
+    const greedy = cli(['--prompt', 'The whale', '--max-tokens', '8']);
+    const lib = await engine.generate('The whale', { maxTokens: 8 }).result;
+    expect(greedy.ids).toEqual(lib.tokens);
+    expect(greedy.text).toBe(lib.text);
+    const sampled = cli(['--prompt', 'The whale', '--max-tokens', '8', '--temperature', '0.8', '--seed', '1']);
+    expect(sampled.ids).toEqual((await engine.generate('The whale', { maxTokens: 8, temperature: 0.8, seed: 1 }).result).tokens);
   }, 240_000);
 
   it('chat.completions.create streams OpenAI-shaped chunks', async () => {

@@ -51,7 +51,7 @@ describe('webmoe generate sampling', () => {
     expect(ids(a)).toHaveLength(12);
     expect(ids(a)).toEqual(ids(b));
     expect(ids(a)).not.toEqual(ids(c));
-  }, 60_000);
+  }, 150_000); // three CLI runs, each starting a device and loading the model
 });
 
 // ---- corrupted checkpoints ----

@@ -2,6 +2,7 @@
 // the three prompts batched in one step vs each alone.
 import { afterAll, describe, expect, it } from 'vitest';
 import { useGpu } from '../helpers/gpu.ts';
+import { greedyIds } from '../helpers/generate.ts';
 import { filesFromNodeDir } from '../../src/format/source-node.ts';
 import { MoeModel } from '../../src/runtime/model.ts';
 import { argmax, listFixtures, maxAbsDiff } from './fixtures.ts';
@@ -29,7 +30,7 @@ describe('GPU forward vs transformers', () => {
         expect(maxAbsDiff(last, p.last_logits), `${fx.name} last logits`).toBeLessThan(1e-3);
         const am = p.ids.map((_, t) => argmax(all.subarray(t * V, (t + 1) * V)));
         expect(am, `${fx.name} argmax`).toEqual(p.argmax);
-        const greedy = await model.generate(p.ids, { maxTokens: p.greedy.length, stopIds: [] });
+        const greedy = await greedyIds(model, p.ids, p.greedy.length);
         expect(greedy, `${fx.name} greedy`).toEqual(p.greedy);
       }
       // all prompts in one step

@@ -1,5 +1,6 @@
 // Paths no HF fixture exercises, checked GPU vs the plain TS reference (itself checked against HF):
-// dense layers (mlp_only_layers), a residual multiplier with dense layers, tied embeddings on qwen3.
+// dense layers (mlp_only_layers), a residual multiplier with dense layers, tied embeddings on qwen3,
+// fused expert tensors, a sliding window, yarn RoPE.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { useGpu } from '../helpers/gpu.ts';
 import { randomArray } from '../helpers/compare.ts';
 import { openCheckpoint } from '../../src/format/checkpoint.ts';
 import { filesFromNodeDir } from '../../src/format/source-node.ts';
-import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors.ts';
+import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors-writer.ts';
 import { resolveSpec } from '../../src/models/index.ts';
 import { loadReferenceWeights, referenceForward } from '../../src/reference/model.ts';
 import { MoeModel } from '../../src/runtime/model.ts';
@@ -90,6 +91,8 @@ describe('GPU forward vs reference on synthetic variants', () => {
     ['fused transformers-5 expert tensors', fuseExperts],
     // the reference's window was checked once against transformers (same config, |diff| < 4e-6)
     ['mixtral sliding_window 3', (c) => { c.sliding_window = 3; }, 'mixtral'],
+    // Qwen3's long-context setting (its model card); the yarn tables are checked against transformers in tests/kernels/rope.test.ts
+    ['yarn rope_scaling', (c) => { c.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 4 }; }],
   ];
   for (const [name, edit, base] of cases) {
     it(name, async () => {

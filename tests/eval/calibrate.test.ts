@@ -90,3 +90,22 @@ describe('calibration', () => {
     expect(m.stderr).toMatch(/calibration file .*none.safetensors does not exist/);
   }, 600_000);
 });
+
+describe('the shipped calibration', () => {
+  it('of the default model loads, names its text and settings, and fits the model', async () => {
+    const f = path.join(MODEL, 'calibration.safetensors');
+    expect(existsSync(f), `${f} (npm run calibrate)`).toBe(true);
+    const ckpt = await openCheckpoint(filesFromNodeDir(MODEL));
+    const spec = await resolveSpec(ckpt);
+    await ckpt.close();
+    const src = await fromNodeFile(f);
+    const cal = await decodeCalibration(src, { layers: spec.layers, E: spec.numExperts });
+    await src.close?.();
+    expect(cal.meta.text).toBe('calibration-slice.txt');
+    expect(cal.meta.command).toMatch(/webmoe calibrate/);
+    expect(cal.alloc?.dloss.length).toBe(spec.layers);
+    expect(cal.mass?.distinct?.length).toBe(spec.layers);
+    for (const kind of ['cka', 'cosine', 'frobenius'] as const) expect(cal.similarity[kind]?.length).toBe(spec.layers);
+    expect(readFileSync(f).byteLength).toBeLessThan(2_000_000);
+  });
+});

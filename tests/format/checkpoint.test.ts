@@ -8,7 +8,9 @@ import { FormatError } from '../../src/format/errors.ts';
 import { normalizeConfig } from '../../src/format/config.ts';
 import { filesFromMap, filesFromUrl, openCheckpoint, type Checkpoint } from '../../src/format/checkpoint.ts';
 import { filesFromNodeDir, fromNodeFile } from '../../src/format/source-node.ts';
-import { fromUrl, readSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../../src/format/safetensors.ts';
+import { readSafetensorsHeader } from '../../src/format/safetensors.ts';
+import { fromUrl } from '../../src/format/bytes.ts';
+import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors-writer.ts';
 
 const f32 = (n: number, seed: number) => {
   const a = new Float32Array(n);

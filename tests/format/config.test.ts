@@ -45,7 +45,7 @@ describe('normalizeConfig', () => {
     expect(c.sparseLayers.slice(0, 6)).toEqual([false, false, false, true, false, true]);
   });
 
-  it('olmoe, mixtral (rope_scaling), granitemoe multipliers, first_k_dense_replace', () => {
+  it('olmoe, mixtral (rope_scaling), granitemoe multipliers, keys other model types use', () => {
     const olmoe = normalizeConfig({ model_type: 'olmoe', hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 16, vocab_size: 50304, intermediate_size: 1024, num_experts: 64, num_experts_per_tok: 8, rope_theta: 10000, rms_norm_eps: 1e-5 });
     expect(olmoe).toMatchObject({ moeIntermediateSize: 1024, numKvHeads: 16, normTopkProb: false, rmsNormEps: 1e-5, rope: { type: 'default', theta: 10000 } });
     const mixtral = normalizeConfig({
@@ -55,15 +55,18 @@ describe('normalizeConfig', () => {
     });
     expect(mixtral).toMatchObject({ numExperts: 8, topK: 2, normTopkProb: true, moeIntermediateSize: 14336, slidingWindow: 4096, rope: { type: 'linear', theta: 1e6, factor: 2 } });
     const yarn = normalizeConfig({ ...qwen3, rope_scaling: { rope_type: 'yarn', factor: 4.0, original_max_position_embeddings: 32768 } });
-    expect(yarn.rope).toEqual({ type: 'yarn', theta: 1e6, factor: 4, original_max_position_embeddings: 32768 });
+    expect(yarn.rope).toEqual({ type: 'yarn', theta: 1e6, factor: 4, originalMaxPos: 32768, maxPos: 40960 });
     const granite = normalizeConfig({
       model_type: 'granitemoe', hidden_size: 1024, num_hidden_layers: 24, num_attention_heads: 16, num_key_value_heads: 8, vocab_size: 49155,
       intermediate_size: 512, num_local_experts: 32, num_experts_per_tok: 8, embedding_multiplier: 12.0, residual_multiplier: 0.22,
       attention_multiplier: 0.015625, logits_scaling: 6.0, tie_word_embeddings: true, partial_rotary_factor: 1.0,
     });
     expect(granite).toMatchObject({ embeddingMultiplier: 12, residualMultiplier: 0.22, attentionScale: 0.015625, logitsScaling: 6, tieWordEmbeddings: true, normTopkProb: true });
+    // keys the model type's transformers config does not have are ignored (not read, not range-checked)
     const fk = normalizeConfig({ ...qwen3, first_k_dense_replace: 1 });
-    expect(fk.sparseLayers.slice(0, 3)).toEqual([false, true, true]);
+    expect(fk.sparseLayers.every(Boolean)).toBe(true);
+    const mx = normalizeConfig({ ...mixtral.raw, mlp_only_layers: [0, 99], decoder_sparse_step: 0, shared_expert_intermediate_size: -1, attention_bias: 'x' });
+    expect({ ...mx, raw: null }).toEqual({ ...mixtral, raw: null });
   });
 
   it('exact errors', () => {
@@ -83,7 +86,8 @@ describe('normalizeConfig', () => {
       [{ ...qwen3, num_local_experts: 64 }, 'config.json: expert counts disagree: num_experts=128, num_local_experts=64'],
       [{ ...qwen3, norm_topk_prob: 'yes' }, `config.json: 'norm_topk_prob' must be a boolean, got string "yes"`],
       [{ ...qwen3, rms_norm_eps: -1 }, "config.json: 'rms_norm_eps' must be > 0, got -1"],
-      [{ ...qwen3, mlp_only_layers: [99] }, "config.json: 'mlp_only_layers' must be an array of layer indices in 0..47, got [99]"],
+      [{ ...qwen3, mlp_only_layers: 'x' }, `config.json: 'mlp_only_layers' must be an array of layer indices, got "x"`],
+      [{ ...qwen3, decoder_sparse_step: 0 }, "config.json: 'decoder_sparse_step' = 0 is out of range (expected 1..1000000)"],
       [{ ...qwen3, rope_parameters: 5 }, "config.json: 'rope_parameters' must be an object, got number 5"],
       [{ ...qwen3, eos_token_id: [1, 'x'] }, `config.json: 'eos_token_id' must be a non-negative integer or a list of them, got string "x"`],
       [{ ...qwen3, moe_intermediate_size: undefined }, "config.json: missing required key 'moe_intermediate_size'"],

@@ -3,7 +3,9 @@
 // FormatError code that stands for the Rust error it expects there.
 import { describe, it, expect } from 'vitest';
 import { FormatError, type FormatErrorCode } from '../../src/format/errors.ts';
-import { fromArrayBuffer, readSafetensorsHeader, readTensorAll, writeSafetensors } from '../../src/format/safetensors.ts';
+import { readSafetensorsHeader, readTensorAll } from '../../src/format/safetensors.ts';
+import { fromArrayBuffer } from '../../src/format/bytes.ts';
+import { writeSafetensors } from '../../src/format/safetensors-writer.ts';
 
 /** Rust byte-string literal: `\xNN` escapes, everything else as ASCII. */
 function b(s: string): Uint8Array {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/format/errors.ts';
-import {
-  bytesToF32, fromArrayBuffer, fromBlob, readSafetensorsHeader, readTensorAll, readTensorBytes, readTensorF32,
-  writeSafetensors, type ByteSource,
-} from '../../src/format/safetensors.ts';
+import { readSafetensorsHeader, readTensorAll, readTensorBytes, readTensorF32 } from '../../src/format/safetensors.ts';
+import { fromArrayBuffer, fromBlob, type ByteSource } from '../../src/format/bytes.ts';
+import { writeSafetensors } from '../../src/format/safetensors-writer.ts';
+import { bytesToF32 } from '../../src/format/dtype.ts';
 
 /** A file from a raw header (object or string) and `dataLen` data bytes; header length field optional override. */
 function raw(header: unknown, dataLen: number, lengthField?: bigint): Uint8Array {

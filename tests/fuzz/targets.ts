@@ -7,10 +7,10 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../../src/format/errors.ts';
-import {
-  DTYPE_SIZE, readSafetensorsHeader, readTensorF32, writeSafetensors,
-  type ByteSource, type Dtype, type SafetensorsHeader, type TensorToWrite,
-} from '../../src/format/safetensors.ts';
+import { readSafetensorsHeader, readTensorF32, type SafetensorsHeader } from '../../src/format/safetensors.ts';
+import { type ByteSource } from '../../src/format/bytes.ts';
+import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors-writer.ts';
+import { DTYPE_SIZE, type Dtype } from '../../src/format/dtype.ts';
 import { openCheckpoint, INDEX_FILE, type CheckpointFiles } from '../../src/format/checkpoint.ts';
 import { parseConfig, CONFIG_LIMITS } from '../../src/format/config.ts';
 import { createTokenizer } from '../../src/format/tokenizer.ts';

@@ -3,7 +3,7 @@ import { preprocess } from '../../src/gpu/wgsl.ts';
 import { createGpu } from '../../src/gpu/context.ts';
 import { GpuUnavailableError } from '../../src/gpu/errors.ts';
 import { createNodeGpu } from '../../src/gpu/node.ts';
-import { BufferPool, readBuffer, createStorage } from '../../src/gpu/buffers.ts';
+import { readBuffer, createStorage } from '../../src/gpu/buffers.ts';
 import { GpuTimer } from '../../src/gpu/timer.ts';
 import { runPass } from '../../src/gpu/dispatch.ts';
 import { encodeRmsNorm } from '../../src/kernels/rmsnorm.ts';
@@ -63,22 +63,6 @@ describe('device acquisition', () => {
       expect(Array.from(new Float32Array(await readBuffer(gpu.device, y, 16)))).toEqual([1, 1, 1, 1].map((v) => expect.closeTo(v, 5)));
     }
     await runPass(gpu, () => {});
-    gpu.destroy();
-  });
-});
-
-describe('buffer pool', () => {
-  it('reuses released buffers of the same bucket', async () => {
-    const gpu = await createNodeGpu();
-    const pool = new BufferPool(gpu.device);
-    const a = pool.acquire(1000);
-    expect(a.size).toBe(1024);
-    pool.release(a);
-    expect(pool.acquire(900)).toBe(a);
-    expect(pool.acquire(900)).not.toBe(a);
-    const big = pool.acquire(3 * 1024 * 1024 + 5);
-    expect(big.size).toBe(4 * 1024 * 1024);
-    pool.clear();
     gpu.destroy();
   });
 });

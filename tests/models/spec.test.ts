@@ -3,16 +3,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/format/errors.ts';
-import { ARCHITECTURES, parseConfigJson, specFromConfig } from '../../src/models/index.ts';
-import { ropeFromConfig, ConfigReader } from '../../src/models/common.ts';
+import { ARCHITECTURES, specFromConfig } from '../../src/models/index.ts';
+import { normalizeConfig, parseConfig, SUPPORTED_MODEL_TYPES } from '../../src/format/config.ts';
 import { FIXTURE_ROOT } from '../conformance/fixtures.ts';
 
 const cfg = (name: string) => JSON.parse(readFileSync(path.join(FIXTURE_ROOT, name, 'config.json'), 'utf8'));
-const spec = (raw: Record<string, unknown>, names: string[] = []) => specFromConfig(new ConfigReader(raw), new Set(names));
+const spec = (raw: Record<string, unknown>, names: string[] = []) => specFromConfig(normalizeConfig(raw), new Set(names));
 
 describe('architecture specs', () => {
-  it('registers the five architectures', () => {
+  it('registers the five architectures: one builder per supported model type', () => {
     expect(Object.keys(ARCHITECTURES).sort()).toEqual(['granitemoe', 'mixtral', 'olmoe', 'qwen2_moe', 'qwen3_moe']);
+    expect([...SUPPORTED_MODEL_TYPES].sort()).toEqual(Object.keys(ARCHITECTURES).sort());
   });
 
   it('qwen3_moe: per-head qk-norm, renormalised top-k, every tensor shape from the config', () => {
@@ -78,22 +79,49 @@ describe('architecture specs', () => {
     expect(s.tensors.has('lm_head.weight')).toBe(false);
   });
 
-  it('rope scaling: linear divides, llama3 keeps high frequencies', () => {
-    const base = ropeFromConfig(new ConfigReader({ rope_theta: 10000 }), 16).invFreq;
-    const lin = ropeFromConfig(new ConfigReader({ rope_theta: 10000, rope_scaling: { rope_type: 'linear', factor: 4 } }), 16).invFreq;
-    expect(lin[3]).toBeCloseTo(base[3] / 4, 10);
-    const l3 = ropeFromConfig(new ConfigReader({ rope_parameters: { rope_type: 'llama3', rope_theta: 10000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 } }), 16).invFreq;
-    expect(l3[0]).toBe(base[0]);
-    expect(l3[7]).toBeCloseTo(base[7] / 8, 10);
+  it('rope scaling: linear divides, llama3 keeps high frequencies, yarn scales cos/sin', () => {
+    const base = spec(cfg('qwen3_moe')).rope;
+    const theta = cfg('qwen3_moe').rope_theta;
+    const lin = spec({ ...cfg('qwen3_moe'), rope_scaling: { rope_type: 'linear', factor: 4 } }).rope.invFreq;
+    expect(lin[3]).toBeCloseTo(base.invFreq[3] / 4, 10);
+    const l3 = spec({ ...cfg('qwen3_moe'), rope_theta: undefined, rope_parameters: { rope_type: 'llama3', rope_theta: theta, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 } }).rope;
+    expect(l3.invFreq[0]).toBe(base.invFreq[0]);
+    const half = base.invFreq.length;
+    expect(l3.invFreq[half - 1]).toBeCloseTo(base.invFreq[half - 1] / 8, 10);
+    const yarn = spec({ ...cfg('qwen3_moe'), rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32768 } }).rope;
+    expect(yarn.type).toBe('yarn');
+    expect(yarn.attentionScaling).toBeCloseTo(0.1 * Math.log(4) + 1, 12);
+    expect(base.attentionScaling).toBe(1);
+  });
+
+  // Qwen/Qwen3-30B-A3B's config.json as on the hub, with the yarn rope_scaling its model card gives for
+  // 131072-token contexts. transformers loads it; before one config reader, models/ refused 'yarn'.
+  const qwen3Hub = {
+    architectures: ['Qwen3MoeForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 151643, decoder_sparse_step: 1,
+    eos_token_id: 151645, head_dim: 128, hidden_act: 'silu', hidden_size: 2048, initializer_range: 0.02, intermediate_size: 6144,
+    max_position_embeddings: 40960, max_window_layers: 48, mlp_only_layers: [], model_type: 'qwen3_moe', moe_intermediate_size: 768,
+    norm_topk_prob: true, num_attention_heads: 32, num_experts: 128, num_experts_per_tok: 8, num_hidden_layers: 48, num_key_value_heads: 4,
+    output_router_logits: false, rms_norm_eps: 1e-6, rope_scaling: { rope_type: 'yarn', factor: 4.0, original_max_position_embeddings: 32768 },
+    rope_theta: 1000000.0, router_aux_loss_coef: 0.001, sliding_window: null, tie_word_embeddings: false, torch_dtype: 'bfloat16',
+    transformers_version: '4.51.0', use_cache: true, use_sliding_window: false, vocab_size: 151936,
+  };
+  it('a hub Qwen3-MoE config with yarn RoPE (accepted by transformers) builds a spec', () => {
+    const s = spec(qwen3Hub);
+    expect(s.rope.type).toBe('yarn');
+    expect(s.rope.invFreq).toHaveLength(64);
+    expect(s.rope.attentionScaling).toBeCloseTo(0.1 * Math.log(4) + 1, 12);
+    expect(s.layerKinds.every((k) => k === 'moe')).toBe(true);
+    expect(s.tensors.get('model.layers.47.mlp.experts.127.down_proj.weight')).toEqual([2048, 768]);
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
-    ['unknown model_type', { model_type: 'llama' }, /model_type 'llama' is not supported/],
+    ['unknown model_type', { model_type: 'llama' }, /unsupported model_type "llama"/],
     ['missing key', { model_type: 'qwen3_moe' }, /missing required key/],
     ['heads not a multiple of kv heads', { ...cfg('qwen3_moe'), num_key_value_heads: 3 }, /num_key_value_heads/],
     ['top-k above experts', { ...cfg('qwen3_moe'), num_experts_per_tok: 9 }, /num_experts_per_tok/],
     ['sliding window on', { ...cfg('qwen2_moe'), use_sliding_window: true }, /use_sliding_window/],
-    ['unsupported rope', { ...cfg('qwen3_moe'), rope_scaling: { rope_type: 'yarn', factor: 2 } }, /rope type 'yarn'/],
+    ['unsupported rope', { ...cfg('qwen3_moe'), rope_scaling: { rope_type: 'dynamic', factor: 2 } }, /rope type 'dynamic' is not supported/],
+    ['rope type without its parameters', { ...cfg('qwen3_moe'), rope_scaling: { rope_type: 'linear' } }, /rope type 'linear' needs 'factor'/],
     ['bad activation', { ...cfg('mixtral'), hidden_act: 'gelu' }, /hidden_act/],
     ['non-integer size', { ...cfg('olmoe'), hidden_size: 32.5 }, /hidden_size/],
   ];
@@ -112,7 +140,7 @@ describe('architecture specs', () => {
   }
 
   it('malformed JSON', () => {
-    expect(() => parseConfigJson('{"a":')).toThrow(/config\.json: not valid JSON/);
+    expect(() => parseConfig('{"a":')).toThrow(/config\.json: not valid JSON/);
   });
 });
 

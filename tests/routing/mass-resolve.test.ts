@@ -5,7 +5,7 @@ import { NO_EXPERT, type Policy, type RouterConfig } from '../../src/routing/typ
 import { PolicyError, autoCoverages, resolvePolicy, type ResolveContext } from '../../src/routing/resolve.ts';
 import { parsePolicyString, PolicyParseError } from '../../src/routing/parse.ts';
 import { CalibrationMissingError, allocateBudget, decodeCalibration, encodeCalibration, type Calibration } from '../../src/routing/calibration.ts';
-import { fromArrayBuffer } from '../../src/format/safetensors.ts';
+import { fromArrayBuffer } from '../../src/format/bytes.ts';
 import { randomArray, rng } from '../helpers/compare.ts';
 
 const routers: RouterConfig[] = [{ mode: 'softmax', normTopk: true }, { mode: 'softmax' }, { mode: 'topk_softmax' }];

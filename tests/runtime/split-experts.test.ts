@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { useGpu } from '../helpers/gpu.ts';
 import { randomArray } from '../helpers/compare.ts';
 import { filesFromNodeDir } from '../../src/format/source-node.ts';
-import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors.ts';
+import { writeSafetensors, type TensorToWrite } from '../../src/format/safetensors-writer.ts';
 import { MoeModel, type LoadOptions } from '../../src/runtime/model.ts';
 import { setKernelStyle } from '../../src/kernels/variants.ts';
 import type { Gpu } from '../../src/gpu/context.ts';

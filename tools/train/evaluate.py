@@ -78,7 +78,8 @@ def plots(model_dir, rows, util, name, k):
     import matplotlib.pyplot as plt
     if rows:
         plt.figure(figsize=(6.4, 3.6))
-        plt.plot([r['tokens'] / 1e6 for r in rows], [float(r['loss']) for r in rows], label='train (one batch)', lw=0.8)
+        tr = [r for r in rows if r['loss']]  # a step-0 row (train.py logs the starting point) has held-out loss only
+        plt.plot([r['tokens'] / 1e6 for r in tr], [float(r['loss']) for r in tr], label='train (one batch)', lw=0.8)
         hv = [(r['tokens'] / 1e6, float(r['heldout'])) for r in rows if r['heldout']]
         plt.plot([h[0] for h in hv], [h[1] for h in hv], 'o-', label='held-out (60 x 128 tokens)')
         for r0, r1 in zip(rows, rows[1:]):

@@ -15,7 +15,8 @@ Qwen3MoeForCausalLM as the oracle (fp16 model.safetensors upcast to float32, as 
    the top-k experts the B tokens choose. Mean over steps, groups and layers (and per layer).
 
 Usage: python tools/train/routing_stats.py --npm-dir /tmp/corpora --model models/webmoe-tiny \\
-           --model models/webmoe-mini --out tools/work/routing.json [--plot models/webmoe-mini/routing.png]
+           --model tools/work/webmoe-mini --out tools/work/routing.json [--plot routing.png]
+       python tools/train/routing_stats.py --merge A.json B.json --out routing.json --plot routing.png
 """
 import argparse, json, os, sys
 import torch
@@ -103,10 +104,26 @@ def check_cache_oracle(m, segments, bos):
             raise AssertionError(f'layer {layer}: only {same:.3f} of top-k sets agree between cached and full pass')
 
 
+def plot(res, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, r in res['models'].items():
+        ax.plot(BATCHES, [100 * r['distinct'][str(B)]['mean'] / r['experts'] for B in BATCHES], 'o-',
+                label=f'{name} (top-{r["top_k"]} of {r["experts"]})')
+    ax.set_xscale('log', base=2); ax.set_xticks(BATCHES, [str(B) for B in BATCHES])
+    ax.set_xlabel('batch (sequences decoded in lockstep)'); ax.set_ylabel('% of experts woken per layer per step')
+    ax.set_ylim(0, 100); ax.grid(alpha=0.3); ax.legend(); ax.set_title('distinct experts per decode step (held-out text)')
+    fig.tight_layout(); fig.savefig(path, dpi=110)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--npm-dir', default='/tmp/corpora')
-    ap.add_argument('--model', action='append', required=True, help='exported model folder (repeatable)')
+    ap.add_argument('--model', action='append', default=[], help='exported model folder (repeatable)')
+    ap.add_argument('--merge', nargs='+', default=None, metavar='JSON',
+                    help='no measuring: join earlier --out files into --out (and --plot)')
     ap.add_argument('--out', default='tools/work/routing.json')
     ap.add_argument('--plot', default=None, help='PNG: distinct experts per step against batch, all models')
     ap.add_argument('--pool', type=int, default=64, help='held-out segments for lockstep decode (multiple of 32)')
@@ -114,6 +131,15 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--max-docs', type=int, default=None, help='quick test: only the first N held-out documents')
     a = ap.parse_args()
+    if a.merge:
+        parts = [json.load(open(f)) for f in a.merge]
+        res = {**parts[0], 'models': {k: v for r in parts for k, v in r['models'].items()}}
+        json.dump(res, open(a.out, 'w'), indent=1)
+        if a.plot:
+            plot(res, a.plot)
+        return
+    if not a.model:
+        ap.error('--model is required (or --merge)')
     torch.set_num_threads(a.threads)
     _, held = split(load_documents(a.npm_dir))
     held = held[:a.max_docs] if a.max_docs else held
@@ -139,18 +165,7 @@ def main():
     os.makedirs(os.path.dirname(a.out) or '.', exist_ok=True)
     json.dump(res, open(a.out, 'w'), indent=1)
     if a.plot:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(6.4, 3.6))
-        for name, r in res['models'].items():
-            ax.plot(BATCHES, [100 * r['distinct'][str(B)]['mean'] / r['experts'] for B in BATCHES], 'o-',
-                    label=f'{name} (top-{r["top_k"]} of {r["experts"]})')
-        ax.set_xscale('log', base=2); ax.set_xticks(BATCHES, [str(B) for B in BATCHES])
-        ax.set_xlabel('batch (sequences decoded in lockstep)'); ax.set_ylabel('% of experts woken per layer per step')
-        ax.set_ylim(0, 100); ax.grid(alpha=0.3); ax.legend(); ax.set_title('distinct experts per decode step (held-out text)')
-        fig.tight_layout(); fig.savefig(a.plot, dpi=110)
-
+        plot(res, a.plot)
 
 if __name__ == '__main__':
     main()
