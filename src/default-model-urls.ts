@@ -10,5 +10,6 @@ export function defaultModelUrls(): Record<string, string> {
     'tokenizer.json': new URL('../models/webmoe-tiny/tokenizer.json', import.meta.url).href,
     'tokenizer_config.json': new URL('../models/webmoe-tiny/tokenizer_config.json', import.meta.url).href,
     'model.safetensors': new URL('../models/webmoe-tiny/model.safetensors', import.meta.url).href,
+    'calibration.safetensors': new URL('../models/webmoe-tiny/calibration.safetensors', import.meta.url).href,
   };
 }

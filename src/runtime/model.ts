@@ -47,7 +47,7 @@ export interface LoadOptions {
   /** Default routing policy of every step (default baseline top-k, HF semantics). */
   policy?: Policy;
   /**
-   * The calibration calibrated policies need (sere, alloc, auto, mass with reroute 'similar'). load() reads
+   * The calibration calibrated policies need (sere, alloc, auto, mass with reroute 'similar'). fromCheckpoint reads
    * the model folder's calibration.safetensors when this is undefined; null = none.
    */
   calibration?: Calibration | null;
@@ -112,9 +112,7 @@ export class MoeModel {
   static async load(files: CheckpointFiles, gpu: Gpu, opts: LoadOptions = {}): Promise<MoeModel> {
     const ckpt = await openCheckpoint(files);
     try {
-      const spec = await resolveSpec(ckpt);
-      const calibration = opts.calibration !== undefined ? opts.calibration : await loadCalibration(files, { layers: spec.layers, E: spec.numExperts });
-      return await MoeModel.fromCheckpoint(ckpt, spec, gpu, { ...opts, calibration });
+      return await MoeModel.fromCheckpoint(ckpt, await resolveSpec(ckpt), gpu, opts);
     } finally {
       await ckpt.close();
     }
@@ -138,8 +136,10 @@ export class MoeModel {
     }
     if (opts.kernels === 'measure') await measureKernelStyle(gpu);
     else if (opts.kernels) setKernelStyle(gpu, opts.kernels);
+    // The one place the folder's calibration.safetensors is read (library, Worker, CLI alike).
+    const calibration = opts.calibration !== undefined ? opts.calibration : await loadCalibration(ckpt.files, { layers: spec.layers, E: spec.numExperts });
     const weights = await uploadWeights(gpu, ckpt, spec, format, plan, opts.onProgress);
-    const model = new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, maxSeqs, opts.policy ?? { kind: 'baseline' }, opts.calibration ?? null);
+    const model = new MoeModel(gpu, spec, weights, opts.maxBatchTokens ?? 256, maxContext, maxSeqs, opts.policy ?? { kind: 'baseline' }, calibration);
     try {
       model.resolve(model.policy); // a bad default policy fails at load, not at the first step
     } catch (e) {

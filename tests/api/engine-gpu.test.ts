@@ -40,6 +40,22 @@ describe('Engine on the embedded default model (WebGPU in Node)', () => {
     expect(sampled.ids).toEqual((await engine.generate('The whale', { maxTokens: 8, temperature: 0.8, seed: 1 }).result).tokens);
   }, 240_000);
 
+  it('the shipped calibration is loaded: the auto preset runs and reads fewer experts at batch 4', async () => {
+    const distinct: number[][] = [];
+    const off = engine.onStep((m) => m.decodeTokens === 4 && distinct.push(m.distinctExperts ?? []));
+    const prompts = ['The whale', 'Mr. Speaker', 'It was a dark', 'Call me'];
+    const run = () => Promise.all(prompts.map((p) => engine.generate(p, { maxTokens: 4, ignoreEos: true }).result));
+    await run();
+    const base = distinct.splice(0).flat();
+    await engine.setPolicy({ kind: 'auto', maxPerplexityRise: 0.01 }); // refused without calibration
+    await run();
+    await engine.setPolicy({ kind: 'baseline' });
+    off();
+    const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+    expect(base.length).toBeGreaterThan(0);
+    expect(sum(distinct.flat()) / distinct.flat().length).toBeLessThan(sum(base) / base.length);
+  }, 240_000);
+
   it('chat.completions.create streams OpenAI-shaped chunks', async () => {
     let text = '';
     let finish: string | null = null;
