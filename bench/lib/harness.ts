@@ -109,7 +109,8 @@ export async function runBench(gpu: Gpu, cfg: BenchConfig, env: string, log: (s:
     log(`  loaded in ${(m.loadMs / 1e3).toFixed(1)} s: ${JSON.stringify(m.shape)}`);
     report.models.push({ name: plan.src.name, note: plan.src.note, shape: m.shape, loadMs: m.loadMs, bytesPerExpert: m.bytesPerExpert, denseBytes: m.denseBytes });
     try {
-      const pols = policiesFor(m.model.spec, plan.policies);
+      const calibrated = m.model.getCalibration() !== null;
+      const pols = policiesFor(m.model.spec, plan.policies, calibrated);
       if (plan.batches.length) {
         const seqs = new Sequences(m);
         await timed(`prefill ${m.src.name}`, () => seqs.prefill(Math.max(...plan.batches)));
@@ -129,7 +130,7 @@ export async function runBench(gpu: Gpu, cfg: BenchConfig, env: string, log: (s:
       }
       if (plan.strategyTs.length) report.strategies.push(...await timed(`strategies ${m.src.name}`, () => strategyCases(gpu, m, plan.strategyTs, plan.strategyReps, log)));
       if (plan.concurrency.length) {
-        const sp = policiesFor(m.model.spec, plan.schedPolicies);
+        const sp = policiesFor(m.model.spec, plan.schedPolicies, calibrated);
         report.scheduler.push(...await timed(`scheduler ${m.src.name}`, () => schedulerCases(m, sp, plan.concurrency, plan.schedPolicyConcurrency, plan.schedReps, plan.promptLen, plan.genTokens, log)));
       }
     } finally {

@@ -6,7 +6,8 @@ import type { MoeModelSpec } from '../../src/models/spec.ts';
 
 export interface BenchPolicy {
   name: string;
-  make: (spec: MoeModelSpec) => GpuPolicy | null;
+  /** `calibrated`: the model folder shipped calibration.safetensors (SERE's similarity, auto's sensitivity). */
+  make: (spec: MoeModelSpec, calibrated: boolean) => GpuPolicy | null;
 }
 
 export const POLICIES: BenchPolicy[] = [
@@ -16,21 +17,24 @@ export const POLICIES: BenchPolicy[] = [
   { name: 'xshare50%', make: () => ({ kind: 'xshare', fraction: 0.5 }) },
   { name: 'xshare25%', make: () => ({ kind: 'xshare', fraction: 0.25 }) },
   { name: 'allocT k/2', make: (s) => (s.topK > 1 ? { kind: 'alloc_t', k: s.topK / 2 } : null) },
-  // webmoe's mass policy; 'refill' needs no calibrated similarity (SERE / auto need one: not here yet)
+  // webmoe's mass policy; 'refill' needs no calibrated similarity
   { name: 'mass90%', make: () => ({ kind: 'mass', coverage: 0.9, reroute: 'refill' }) },
+  // the calibrated ones run only on models that ship a calibration file (the default model does)
+  { name: 'sere', make: (_s, c) => (c ? { kind: 'sere', selectTopK: 2, threshold: 0.1 } : null) },
+  { name: 'auto1%', make: (_s, c) => (c ? { kind: 'auto', maxPerplexityRise: 0.01 } : null) },
 ];
 
 export const BASELINE = POLICIES[0].name;
 
 /** The baseline plus the policies named ('all': every one) that apply to this model, baseline first. */
-export function policiesFor(spec: MoeModelSpec, names: readonly string[] | 'all'): { name: string; policy: GpuPolicy }[] {
+export function policiesFor(spec: MoeModelSpec, names: readonly string[] | 'all', calibrated = false): { name: string; policy: GpuPolicy }[] {
   const all = names === 'all';
   const unknown = all ? [] : names.filter((n) => !POLICIES.some((p) => p.name === n));
   if (unknown.length) throw new Error(`bench: unknown policy ${unknown.join(', ')} (known: ${POLICIES.map((p) => p.name).join(', ')})`);
   const out: { name: string; policy: GpuPolicy }[] = [];
   for (const p of POLICIES) {
     if (p.name !== BASELINE && !all && !names.includes(p.name)) continue;
-    const policy = p.make(spec);
+    const policy = p.make(spec, calibrated);
     if (policy) out.push({ name: p.name, policy });
   }
   return out;

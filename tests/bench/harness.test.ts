@@ -41,7 +41,10 @@ describe('bench policy list', () => {
   it('puts the baseline first and picks by name', () => {
     expect(policiesFor(spec, []).map((p) => p.name)).toEqual(['baseline']);
     expect(policiesFor(spec, ['xshare50%']).map((p) => p.name)).toEqual(['baseline', 'xshare50%']);
-    expect(policiesFor(spec, 'all').length).toBe(POLICIES.length);
+    expect(policiesFor(spec, 'all', true).length).toBe(POLICIES.length);
+    // SERE and auto need the model's calibration file; without it they are left out, not failed
+    expect(policiesFor(spec, 'all').map((p) => p.name)).not.toContain('sere');
+    expect(policiesFor(spec, 'all').map((p) => p.name)).not.toContain('auto1%');
     expect(policiesFor(spec, ['topk/2'])[1].policy).toEqual({ kind: 'reduced_topk', k: 2 });
   });
   it('rejects unknown names and drops policies that do not apply', () => {
