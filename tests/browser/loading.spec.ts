@@ -10,7 +10,8 @@ import { filesFromNodeDir } from '../../src/format/source-node.ts';
 const DIR = 'models/webmoe-tiny';
 const PORT = Number(process.env.WEBMOE_TEST_PORT ?? 5199) + 1; // next to the page's dev server
 const ORIGIN = `http://127.0.0.1:${PORT}`;
-const MODEL_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+// every file the engine reads from the default model's folder (calibration.safetensors: the calibrated policies' data)
+const MODEL_FILES = ['calibration.safetensors', 'config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
 
 type Api = Record<string, (...a: unknown[]) => Promise<unknown>>;
 const call = <T>(page: Page, fn: string, ...args: unknown[]) =>
