@@ -1,10 +1,9 @@
 import { defineConfig } from '@playwright/test';
+import { chromiumLaunchOptions } from './tests/browser/chromium.ts';
 
 // WEBMOE_TEST_PORT lets several checkouts run their browser tests side by side on one machine.
 const port = Number(process.env.WEBMOE_TEST_PORT ?? 5199);
 
-// Debian's Chromium ships SwiftShader, which gives WebGPU without a GPU; Playwright's own browser
-// download is not needed (CHROMIUM_PATH overrides the binary on other machines).
 export default defineConfig({
   testDir: 'tests/browser',
   testMatch: '**/*.spec.ts',
@@ -13,10 +12,7 @@ export default defineConfig({
   reporter: [['list']],
   use: {
     baseURL: `http://127.0.0.1:${port}`,
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    },
+    launchOptions: chromiumLaunchOptions(),
   },
   webServer: {
     command: `npx vite --port ${port} --strictPort --host 127.0.0.1`,

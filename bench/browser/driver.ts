@@ -5,6 +5,7 @@
 import { relative } from 'node:path';
 import { createServer } from 'vite';
 import { chromium } from '@playwright/test';
+import { chromiumLaunchOptions } from '../../tests/browser/chromium.ts';
 import type { BenchConfig, BenchReport, ModelPlan } from '../lib/harness.ts';
 import type { PageConfig } from './page.ts';
 
@@ -19,11 +20,8 @@ export async function runInBrowser(cfg: BenchConfig, dirs: string[], root: strin
   };
   const server = await createServer({ root, configFile: `${root}/vite.config.ts`, server: { port, strictPort: true, host: '127.0.0.1' }, logLevel: 'warn' });
   await server.listen();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // developer features: full-precision timestamp queries (Chromium quantises them to 100 µs otherwise)
-    args: ['--enable-unsafe-webgpu', '--enable-webgpu-developer-features', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  // developer features: full-precision timestamp queries (Chromium quantises them to 100 µs otherwise)
+  const browser = await chromium.launch(chromiumLaunchOptions(['--enable-webgpu-developer-features']));
   try {
     const page = await browser.newPage();
     page.on('console', (m) => console.log(m.type() === 'log' ? m.text() : `[page ${m.type()}] ${m.text()}`));

@@ -39,7 +39,7 @@ export class DispatchProfiler {
       if (!real) throw new Error('bench profiler: a dispatch came before any setPipeline');
       return real;
     };
-    const stub = {
+    const proxy = {
       label: 'step (profiled)',
       setPipeline: (p: GPUComputePipeline) => open(p.label).setPipeline(p),
       setBindGroup: (i: number, g: GPUBindGroup | null, offs?: Iterable<number>) => need().setBindGroup(i, g, offs as number[] | undefined),
@@ -53,7 +53,7 @@ export class DispatchProfiler {
         real = null;
       },
     };
-    return stub as unknown as GPUComputePassEncoder;
+    return proxy as unknown as GPUComputePassEncoder;
   };
 
   /** Times of the dispatches recorded since the last read (submit the step first), then reset. */
