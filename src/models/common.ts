@@ -145,7 +145,7 @@ export function buildDecoderSpec(c: ModelConfig, o: ArchOptions): MoeModelSpec {
     headDim,
     eps: c.rmsNormEps,
     rope: { ...ropeTables(c.rope, headDim), theta: c.rope.theta, type: c.rope.type },
-    maxPositions: c.maxPositionEmbeddings ?? 4096,
+    maxPositions: c.maxPositionEmbeddings,
     slidingWindow: c.slidingWindow,
     qkNorm: o.qkNorm,
     clipQkv: c.clipQkv,
