@@ -40,7 +40,12 @@ export interface OpCase {
   /** Per f32 output (or for all): |got - want| <= atol + rtol * |want|; default 1e-5 / 1e-5. */
   atol?: number | Record<string, number>;
   rtol?: number | Record<string, number>;
-  /** Extra checks on the read-back outputs (exact zeros, ranges, ...). */
+  /**
+   * Buffers without an elementwise reference (packed records of mixed fields): guards and sentinels
+   * apply, and `check` compares them.
+   */
+  checkedBy?: string[];
+  /** Extra checks on the read-back outputs (exact zeros, ranges, decoded records, ...). */
   check?(got: Record<string, Float32Array | Uint32Array>): void;
 }
 
@@ -83,6 +88,10 @@ export async function runOpCase(gpu: Gpu, c: OpCase): Promise<void> {
       expect(unwritten, `${k}[${unwritten}] was never written`).toBe(-1);
       const vals = type === 'u32' ? words : new Float32Array(words.buffer);
       got[k] = vals;
+      if (c.checkedBy?.includes(k)) {
+        expect(c.check, `'${k}' is checked by check(), which is missing`).toBeDefined();
+        continue;
+      }
       const ref = want[k];
       expect(ref, `expected() gives no '${k}'`).toBeDefined();
       if (type === 'u32') {
