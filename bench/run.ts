@@ -35,7 +35,7 @@ export async function nodeModelPlans(quick: boolean, which: string[]): Promise<{
     const text = readFileSync(join(dir, 'eval', 'heldout-slice.txt'), 'utf8');
     const len = defaultModelPlan({} as never, quick).promptLen;
     plans.push(defaultModelPlan({
-      name: 'webmoe-tiny', note: 'the embedded default model, held-out text prompts', files, weightFormat: 'f16',
+      name: 'webmoe-mini', note: 'the embedded default model, held-out text prompts', files, weightFormat: 'f16',
       prompts: promptsFromText(tok, text, PROMPTS, len),
     }, quick));
     dirs.push(dir);

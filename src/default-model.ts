@@ -1,4 +1,4 @@
-// Node: where the embedded default model lives (models/webmoe-tiny next to src/ or dist/).
+// Node: where the embedded default model lives (models/webmoe-mini next to src/ or dist/).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webmoe, Node entry: WebGPU through Dawn (npm `webgpu`), model folders from disk or URL, and the
-// embedded default model shipped in the package (models/webmoe-tiny).
+// embedded default model shipped in the package (models/webmoe-mini).
 import { resolve } from 'node:path';
 import { defaultModelDir } from './default-model.ts';
 import { createNodeGpu, type NodeGpuOptions } from './gpu/node.ts';
@@ -25,7 +25,7 @@ export function modelFiles(model: string | CheckpointFiles | undefined): Checkpo
 }
 
 export interface CreateEngineOptions extends EngineOptions, NodeGpuOptions {
-  /** Model folder or URL; default: the embedded webmoe-tiny. */
+  /** Model folder or URL; default: the embedded webmoe-mini. */
   model?: string | CheckpointFiles;
   /** A GPUDevice the app already owns (from the `webgpu` package); webmoe does not destroy it. */
   device?: GPUDevice;

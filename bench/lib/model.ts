@@ -10,7 +10,7 @@ import { QUANT_GROUP } from '../../src/runtime/weights.ts';
 import { seededRandom } from '../../src/util/random.ts';
 
 export interface ModelSource {
-  /** Short name in tables ("webmoe-tiny", "synth-olmoe"). */
+  /** Short name in tables ("webmoe-mini", "synth-olmoe"). */
   name: string;
   /** Why this model is in the bench, one line for the report. */
   note: string;

@@ -187,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
     let engine: LocalEngine;
     let stream: GenerateStream;
     try {
-      // the library's rules: text prompts start with promptBos (webmoe-tiny: <|endoftext|>, as in training)
+      // the library's rules: text prompts start with promptBos (webmoe-mini: <|endoftext|>, as in training)
       const prompt = o.prompt !== undefined ? encodePrompt(tok!, o.prompt, promptBos(tok, spec.bosTokenId)) : parseIds(o.ids);
       if (prompt.length === 0) throw new UsageError('the prompt encodes to no tokens');
       checkIds(spec, prompt);

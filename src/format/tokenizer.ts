@@ -261,7 +261,7 @@ export async function loadTokenizer(files: CheckpointFiles): Promise<LoadedToken
 /**
  * The bos a text prompt starts with, for the library and the CLI alike: the tokenizer's bos_token (or
  * generation_config's), else config.json's bos_token_id (models trained on documents that follow a
- * separator, like webmoe-tiny's <|endoftext|>); null when neither names one.
+ * separator, like webmoe-mini's <|endoftext|>); null when neither names one.
  */
 export function promptBos(tokenizer: Pick<LoadedTokenizer, 'bosTokenId'> | null, configBosTokenId: number | null): number | null {
   return tokenizer?.bosTokenId ?? configBosTokenId;

@@ -12,7 +12,7 @@ describe('Engine on the embedded default model (WebGPU in Node)', () => {
   it('three concurrent prompts in shared steps give the same greedy text as each alone', async () => {
     engine = await createEngine();
     expect(engine.info.maxSequences).toBeGreaterThanOrEqual(16); // the default KV budget admits many
-    expect(engine.info.model).toBe('webmoe-tiny');
+    expect(engine.info.model).toBe('webmoe-mini');
     const steps: number[] = [];
     engine.onStep((m) => steps.push(m.decodeTokens));
     const prompts = ['The whale', 'Mr. Speaker, the state of the Union', 'It was a dark and stormy night'];

@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { defaultMaxSequences, kvBytesPerSequence, DEFAULT_KV_CACHE_BYTES } from '../../src/api/load.ts';
 
 describe('default concurrency from the KV-cache budget', () => {
-  const tiny = { layers: 4, kvHeads: 2, headDim: 64 }; // webmoe-tiny
-  it('webmoe-tiny admits 64 sequences of 512 tokens (2 MiB each), capped by maxBatchTokens', () => {
+  const tiny = { layers: 4, kvHeads: 2, headDim: 64 }; // webmoe-mini
+  it('webmoe-mini admits 64 sequences of 512 tokens (2 MiB each), capped by maxBatchTokens', () => {
     expect(kvBytesPerSequence(tiny, 512)).toBe(2 * 2 ** 20);
     expect(defaultMaxSequences(tiny, 512, 64, DEFAULT_KV_CACHE_BYTES, 2 ** 30)).toBe(64);
     expect(defaultMaxSequences(tiny, 512, 16, DEFAULT_KV_CACHE_BYTES, 2 ** 30)).toBe(16);

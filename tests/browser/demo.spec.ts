@@ -164,7 +164,7 @@ test('demo: chat mode streams a reply through the chat template', async ({ page 
   await expect(pane.getByTestId('pane-output')).toContainText('Tell me about the white whale.');
   expect((await pane.locator('.turn.assistant').textContent())!.trim().length).toBeGreaterThan(0);
   // The quality-targeted preset runs on the calibration shipped with the default model
-  // (models/webmoe-tiny/calibration.safetensors, one of the package's model assets).
+  // (models/webmoe-mini/calibration.safetensors, one of the package's model assets).
   await page.getByTestId('policy').selectOption('auto');
   await expect(page.getByTestId('status')).toContainText(/policy: auto/);
 });
@@ -186,10 +186,10 @@ test('demo: loads another model from a picked folder, with a progress bar; the d
   await open(page, 'maxTokens=4&temperature=0&maxSeqs=1');
   const first = await demo(page);
   expect(first.loads).toBe(1);
-  await page.locator('#modelDir').setInputFiles('models/webmoe-tiny');
+  await page.locator('#modelDir').setInputFiles('models/webmoe-mini');
   await expect(page.locator('#progress')).toBeVisible();
   await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.loads === 2, null, { timeout: 120_000 });
-  await expect(page.getByTestId('status')).toContainText('webmoe-tiny ready');
+  await expect(page.getByTestId('status')).toContainText('webmoe-mini ready');
   await expect(page.locator('#progress')).toBeHidden();
   expect((await demo(page)).loadSources).toEqual(['local']);
   const pane = page.getByTestId('pane').first();

@@ -7,7 +7,7 @@ import { filesFromNodeDir } from '../../src/format/source-node.ts';
 // network, second from the cache with no request at all), OPFS, an SPA server that ignores Range and
 // answers index.html for unknown paths, the Hugging Face layout with a redirect, page-relative URLs,
 // and a full storage quota.
-const DIR = 'models/webmoe-tiny';
+const DIR = 'models/webmoe-mini';
 const PORT = Number(process.env.WEBMOE_TEST_PORT ?? 5199) + 1; // next to the page's dev server
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 // every file the engine reads from the default model's folder (calibration.safetensors: the calibrated policies' data)
@@ -90,7 +90,7 @@ test.describe('loading models by URL', () => {
     const hf = await call<FilesResult>(page, 'filesLoad', `${ORIGIN}/org/name/resolve/main/`, 'cache-api');
     expect(hf.hash).toBe(hash);
     expect(hf.name).toBe('org/name');
-    const rel = await call<FilesResult>(page, 'filesLoad', '/models/webmoe-tiny/', false);
+    const rel = await call<FilesResult>(page, 'filesLoad', '/models/webmoe-mini/', false);
     expect(rel.hash).toBe(hash);
     expect(rel.whale).toEqual(hf.whale);
   });

@@ -1,5 +1,5 @@
 // `webmoe eval` on the embedded model's held-out slice must reproduce the training script's perplexity
-// (models/webmoe-tiny/eval/reference.json) within 1%.
+// (models/webmoe-mini/eval/reference.json) within 1%.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,12 +14,12 @@ import { evalChunks, nllOfTargets } from '../../src/cli/eval.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // WEBMOE_TINY_DIR: check another export of the same layout (e.g. a training run's) with these tests.
-const MODEL = process.env.WEBMOE_TINY_DIR ?? path.join(ROOT, 'models/webmoe-tiny');
+const MODEL = process.env.WEBMOE_TINY_DIR ?? path.join(ROOT, 'models/webmoe-mini');
 const REF = path.join(MODEL, 'eval/reference.json');
 const SLICE = path.join(MODEL, 'eval/heldout-slice.txt');
 
 
-describe.skipIf(!existsSync(REF) || !existsSync(SLICE))('webmoe eval on models/webmoe-tiny', () => {
+describe.skipIf(!existsSync(REF) || !existsSync(SLICE))('webmoe eval on models/webmoe-mini', () => {
   it('matches eval/reference.json within 1%', () => {
     const ref = JSON.parse(readFileSync(REF, 'utf8'));
     // tools/train: {..., slice: {tokens, ids, ppl}} (protocol: chunks of 128, bos first, all tokens predicted)

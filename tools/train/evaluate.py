@@ -1,11 +1,11 @@
 """Evaluate the exported model (fp16 file upcast to float32, as the engine computes) and write what the
 model card shows:
 
-  models/webmoe-tiny/eval/eval.json     held-out perplexity (all held-out documents, per source, and the
+  models/webmoe-mini/eval/eval.json     held-out perplexity (all held-out documents, per source, and the
                                         committed slice), expert utilisation per layer, sample generations
-  models/webmoe-tiny/loss.png           training loss (per batch) and held-out loss against tokens seen
-  models/webmoe-tiny/utilisation.png    share of top-k assignments per expert and layer
-  models/webmoe-tiny/training_log.csv   the training logs of all phases joined (tokens column added)
+  models/webmoe-mini/loss.png           training loss (per batch) and held-out loss against tokens seen
+  models/webmoe-mini/utilisation.png    share of top-k assignments per expert and layer
+  models/webmoe-mini/training_log.csv   the training logs of all phases joined (tokens column added)
 
 Perplexity follows the protocol in eval/reference.json (export.py): non-overlapping 128-token chunks,
 bos prepended to each chunk, every chunk token predicted, ppl = exp(mean NLL). For the full held-out
@@ -16,7 +16,7 @@ experts (top-k of the router logits = top-k of its softmax); share = assignments
 all assignments of that layer (uniform = 1/E: 3.1% for 32 experts). An expert is dead if it gets no
 assignment.
 
-Usage: python tools/train/evaluate.py --npm-dir /tmp/corpora --model models/webmoe-tiny \\
+Usage: python tools/train/evaluate.py --npm-dir /tmp/corpora --model models/webmoe-mini \\
            --log tools/work/run1/log.csv:1500 --log tools/work/run2/log.csv
 (--log PATH[:LAST_STEP] in training order; LAST_STEP cuts a phase at the checkpoint the next one
 started from.)
@@ -98,7 +98,7 @@ def plots(model_dir, rows, util, name, k):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--npm-dir', default='/tmp/corpora')
-    ap.add_argument('--model', default='models/webmoe-tiny')
+    ap.add_argument('--model', default='models/webmoe-mini')
     ap.add_argument('--log', action='append', default=[], help='PATH[:LAST_STEP], in training order')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--max-docs', type=int, default=None, help='quick test: evaluate only this many held-out documents')

@@ -1,6 +1,6 @@
 """Export a trained run into the model folder and write the reference numbers the engine's tests check.
 
-Writes into --out (default models/webmoe-tiny):
+Writes into --out (default models/webmoe-mini):
   model.safetensors, config.json, generation_config.json   save_pretrained, fp16, safe_serialization
   tokenizer.json, tokenizer_config.json                     the run's tokenizer + bos/eos/pad + chat template
   eval/reference.json                                       see PROTOCOL below
@@ -15,7 +15,7 @@ loader that computes in f32 does), eager attention, no KV cache:
                whole sequence re-run each step, no eos stop, nothing suppressed)
   chat         one chat-template rendering and its ids
 
-Usage: python tools/train/export.py --run tools/work/run --out models/webmoe-tiny
+Usage: python tools/train/export.py --run tools/work/run --out models/webmoe-mini
 """
 import argparse, json, math, os, sys
 import torch
@@ -74,7 +74,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--run', default='tools/work/run')
     ap.add_argument('--weights', default=None, help='save_pretrained folder to export (default RUN/final)')
-    ap.add_argument('--out', default='models/webmoe-tiny')
+    ap.add_argument('--out', default='models/webmoe-mini')
     a = ap.parse_args()
     src = a.weights or f'{a.run}/final'
     os.makedirs(f'{a.out}/eval', exist_ok=True)

@@ -14,7 +14,7 @@ Qwen3MoeForCausalLM as the oracle (fp16 model.safetensors upcast to float32, as 
    1 token a forward pass. At every step after bos and every layer, distinct = size of the union of
    the top-k experts the B tokens choose. Mean over steps, groups and layers (and per layer).
 
-Usage: python tools/train/routing_stats.py --npm-dir /tmp/corpora --model models/webmoe-tiny \\
+Usage: python tools/train/routing_stats.py --npm-dir /tmp/corpora --model models/webmoe-mini \\
            --model tools/work/webmoe-mini --out tools/work/routing.json [--plot routing.png]
        python tools/train/routing_stats.py --merge A.json B.json --out routing.json --plot routing.png
 """

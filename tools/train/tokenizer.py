@@ -9,7 +9,7 @@ files the model folder ships: tokenizer.json and tokenizer_config.json.
 
 Also prints and writes token counts per source (tools/work/token_counts.json).
 
-Usage: python tools/train/tokenizer.py --npm-dir /tmp/corpora --out models/webmoe-tiny
+Usage: python tools/train/tokenizer.py --npm-dir /tmp/corpora --out models/webmoe-mini
 """
 import argparse, json, os, sys
 from tokenizers import Tokenizer, models, trainers, pre_tokenizers, decoders
@@ -61,7 +61,7 @@ def write_tokenizer_files(tok: Tokenizer, out: str):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--npm-dir', default='/tmp/corpora')
-    ap.add_argument('--out', default='models/webmoe-tiny')
+    ap.add_argument('--out', default='models/webmoe-mini')
     ap.add_argument('--counts', default='tools/work/token_counts.json')
     a = ap.parse_args()
     train, held = split(load_documents(a.npm_dir))

@@ -28,7 +28,7 @@ far: OUT/best/ (fp32, + best.json). Log: OUT/log.csv
 smallest expert share x E over layers in that batch, 1 = uniform).
 
 Usage:
-  python tools/train/train.py --npm-dir /tmp/corpora --tokenizer models/webmoe-tiny/tokenizer.json \\
+  python tools/train/train.py --npm-dir /tmp/corpora --tokenizer models/webmoe-mini/tokenizer.json \\
       --out tools/work/run --budget-minutes 55
   (add --resume after an interruption)
 """
