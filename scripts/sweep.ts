@@ -221,7 +221,7 @@ const md: string[] = [
   '',
   head ? `**Headline (batch 16): \`${JSON.stringify(head.policy)}\` — ${pct(head.distinct_ratio - 1)} distinct experts per layer per step at ${pct(head.ppl_rise, 2)} held-out perplexity.**` : '',
   '',
-  '![sweep](policies.svg)',
+  `![sweep](${path.basename(out)}.svg)`,
   '',
 ];
 for (const B of batches) {

@@ -201,13 +201,14 @@ export async function calibrate(src: CalibrationSources, ids: number[], o: Calib
   return cal;
 }
 
-/** auto's targets: the per-layer budgets are checked on the combined policy at each. */
+/** auto's targets: for each, the calibration keeps a candidate policy checked on the combined run. */
 export const AUTO_TARGETS = [0.005, 0.01, 0.02];
 
 /**
- * For each target rise, the largest per-layer loss budget (tried: log(1 + target), then scaled by
- * target / measured, at most `tries` runs) whose COMBINED policy keeps the measured rise within the target,
- * on decode segments the sensitivity runs did not use (so the check is not fitted to their noise).
+ * auto's checked table: candidates are the per-layer program's solutions at loss budgets log(1 + target) x
+ * {1, 1/2, 1/4, 1/10} for every target, and every mass level applied to all layers; each distinct one runs
+ * once on decode segments the sensitivity runs did not use (so the check is not fitted to their noise).
+ * For each target the candidate with the fewest distinct experts whose measured rise is within it wins.
  */
 async function autoTable(src: CalibrationSources, cal: Calibration, ids: number[], used: number, o: CalibrateOptions, log: (s: string) => void): Promise<AutoTable | undefined> {
   const { spec } = src;
@@ -218,48 +219,31 @@ async function autoTable(src: CalibrationSources, cal: Calibration, ids: number[
   let segs = all.slice(used, used + (o.segments ?? 32));
   segs = segs.slice(0, Math.floor(segs.length / B) * B);
   if (!segs.length) {
-    log('auto: calibration text too short for a separate check; budgets = log(1 + target), unchecked');
+    log('auto: calibration text too short for a separate check; auto uses the per-layer program alone');
     return undefined;
   }
   const dopts = { batch: B, context: C, steps: S, bos: o.bos, expertBytes: 0, policy: { kind: 'baseline' } as Policy };
   src.measure.setCalibration(cal);
   const base = await runDecode(src.measure, segs, dopts, { kind: 'baseline' });
   const ctx = { isMoe: spec.layerKinds.map((k) => k === 'moe'), topK: spec.topK, E: spec.numExperts, calibration: cal };
-  // one run per distinct coverage set (budgets that give the same per-layer coverages give the same policy)
-  const seen = new Map<string, number>();
-  const rise = async (target: number, budget: number) => {
-    const coverage = autoCoverages(ctx, target, budget);
-    const key = coverage.join(',');
-    let v = seen.get(key);
-    if (v === undefined) {
-      const r = await runDecode(src.measure, segs, dopts, { kind: 'mass', coverage, reroute: cal.mass!.reroute ?? 'similar' });
-      v = Math.exp(r.nll - base.nll) - 1;
-      seen.set(key, v);
-    }
-    return { rise: v, coverage };
-  };
-  const t: AutoTable = { targets: [], budgets: [], measured: [] };
+  const cands = new Map<string, number[]>();
+  const add = (c: number[]) => c.some((v) => v < 1) && cands.set(c.join(','), c);
+  for (const target of AUTO_TARGETS) for (const f of [1, 0.5, 0.25, 0.1]) add(autoCoverages(ctx, target, f * Math.log1p(target)));
+  for (const lv of cal.mass!.levels) add(ctx.isMoe.map((m) => (m ? lv : 1)));
+  const runs: { coverage: number[]; rise: number; distinct: number }[] = [];
+  for (const coverage of cands.values()) {
+    const r = await runDecode(src.measure, segs, dopts, { kind: 'mass', coverage, reroute: cal.mass!.reroute ?? 'similar' });
+    const rise = Math.exp(r.nll - base.nll) - 1;
+    runs.push({ coverage, rise, distinct: r.distinct_experts });
+    log(`auto candidate coverages [${coverage.map((c) => c.toFixed(2))}]: rise ${(100 * rise).toFixed(2)}%, distinct ${r.distinct_experts.toFixed(2)} (baseline ${base.distinct_experts.toFixed(2)}) on ${base.tokens} check tokens`);
+  }
+  const t: AutoTable = { targets: [], coverages: [], measured: [] };
   for (const target of AUTO_TARGETS) {
-    let b = Math.log1p(target);
-    let best = { budget: 0, rise: 0 };
-    let over = Infinity; // smallest budget seen over the target
-    for (let i = 0; i < (o.autoTries ?? 3); i++) {
-      const m = await rise(target, b);
-      log(`auto target ${target}: budget ${b.toFixed(5)} nats -> coverages [${m.coverage.map((c) => c.toFixed(2))}], rise ${(100 * m.rise).toFixed(2)}% on ${base.tokens} check tokens`);
-      if (m.rise <= target) {
-        if (b > best.budget) best = { budget: b, rise: m.rise };
-      } else over = Math.min(over, b);
-      // next try: between the best passing and the smallest failing budget once both are known; else
-      // shrink by target / rise when over, grow (at most 2x) when well under
-      const f = m.rise > target ? (0.9 * target) / m.rise : Math.min(2, target / Math.max(m.rise, target / 4));
-      if (m.rise <= target && f < 1.1) break;
-      b = best.budget > 0 && over < Infinity ? (best.budget + over) / 2 : b * f;
-    }
-    // a larger target never gets a smaller budget
-    const prev = t.budgets.length ? t.budgets[t.budgets.length - 1] : 0;
+    const ok = runs.filter((r) => r.rise <= target).sort((a, b) => a.distinct - b.distinct);
     t.targets.push(target);
-    t.budgets.push(Math.max(prev, best.budget));
-    t.measured.push(best.rise);
+    t.coverages.push(ok.length ? ok[0].coverage : ctx.isMoe.map(() => 1));
+    t.measured.push(ok.length ? ok[0].rise : 0);
+    log(`auto target ${target}: ${ok.length ? `coverages [${ok[0].coverage.map((c) => c.toFixed(2))}], rise ${(100 * ok[0].rise).toFixed(2)}%` : 'no candidate within it: the baseline set'}`);
   }
   return t;
 }

@@ -27,17 +27,17 @@ export interface Sensitivity {
 }
 
 /**
- * auto's correction for what the per-layer sensitivities miss (layers do not add up, and a sum of small
- * noisy rises under- or over-states the whole): for each target rise, the loss budget (nats) the per-layer
- * dynamic program should be given so that the COMBINED policy's measured rise on the calibration text
- * stays within the target. Measured by `webmoe calibrate`.
+ * auto's checked choices. Per-layer sensitivities ("only layer l changed") are small, noisy and do not add
+ * up, so `webmoe calibrate` runs whole candidate policies (the per-layer program's solutions at several
+ * loss budgets, and uniform coverages) on calibration segments the sensitivity runs did not use, and keeps
+ * for each target rise the candidate with the fewest distinct experts whose measured rise is within it.
  */
 export interface AutoTable {
   /** Target perplexity rises, increasing (0.01 = +1%). */
   targets: number[];
-  /** The per-layer program's loss budget (nats per token) to use for each target. */
-  budgets: number[];
-  /** The combined rise measured on the calibration text with that budget. */
+  /** [target][layer] the chosen coverages (1 = baseline set; every layer 1 when no candidate passed). */
+  coverages: number[][];
+  /** The chosen candidate's measured rise on the check segments. */
   measured: number[];
 }
 
@@ -53,7 +53,7 @@ export interface Calibration {
   alloc?: Sensitivity;
   /** mass policy: loss increase and distinct experts with only layer l at each coverage. */
   mass?: Sensitivity;
-  /** auto: per-target loss budgets checked on the combined policy (absent in older files: budget = log(1 + target)). */
+  /** auto: per-target coverages checked on the combined policy (absent: the per-layer program alone). */
   auto?: AutoTable;
   /** Free-form description: text file, settings, model, date. */
   meta: Record<string, string>;
@@ -96,7 +96,7 @@ export function encodeCalibration(c: Calibration): Uint8Array<ArrayBuffer> {
   if (c.auto) {
     const n = c.auto.targets.length;
     t['auto.targets'] = f32([n], c.auto.targets);
-    t['auto.budgets'] = f32([n], c.auto.budgets);
+    t['auto.coverages'] = f32([n, c.layers], c.auto.coverages.flat());
     t['auto.measured'] = f32([n], c.auto.measured);
   }
   const meta: Record<string, string> = { ...c.meta, default_similarity: c.defaultSimilarity, moe_layers: JSON.stringify(c.similarity[c.defaultSimilarity]?.map((m) => m !== null) ?? []) };
@@ -153,14 +153,14 @@ export async function decodeCalibration(src: ByteSource, expect: { layers: numbe
     const targets = await get('auto.targets', null);
     if (!targets) return undefined;
     const n = targets.length;
-    const budgets = await get('auto.budgets', [n]);
+    const cov = await get('auto.coverages', [n, L]);
     const measured = await get('auto.measured', [n]);
-    if (!budgets || !measured) throw bad('auto.targets without auto.budgets and auto.measured');
+    if (!cov || !measured) throw bad('auto.targets without auto.coverages and auto.measured');
     for (let i = 0; i < n; i++) {
       if (!(targets[i] > 0) || (i > 0 && !(targets[i] > targets[i - 1]))) throw bad('auto.targets must be positive and increasing', 'auto.targets');
-      if (!(budgets[i] >= 0) || !Number.isFinite(budgets[i])) throw bad(`auto.budgets[${i}] = ${budgets[i]}: expected a finite number >= 0`, 'auto.budgets');
     }
-    return { targets: Array.from(targets), budgets: Array.from(budgets), measured: Array.from(measured) };
+    for (let i = 0; i < cov.length; i++) if (!(cov[i] > 0 && cov[i] <= 1)) throw bad(`auto.coverages has ${cov[i]}: expected values in (0, 1]`, 'auto.coverages');
+    return { targets: Array.from(targets), coverages: Array.from({ length: n }, (_, i) => Array.from(cov.subarray(i * L, (i + 1) * L))), measured: Array.from(measured) };
   };
   const def = (meta.default_similarity ?? 'cka') as SimilarityKind;
   if (!SIMILARITY_KINDS.includes(def)) throw bad(`metadata default_similarity '${def}' is not one of ${SIMILARITY_KINDS.join(', ')}`);

@@ -71,33 +71,29 @@ export function allocLayers(ctx: ResolveContext, kAvg: number): number[] {
 }
 
 /**
- * The per-layer program's loss budget (nats per token) for a target rise: from the calibration's auto table
- * (budgets checked on the combined policy; linear between targets, proportional outside them), or
- * log(1 + maxRise) for a file without one.
+ * auto's per-layer coverages for a target rise: the calibration's checked choice for the largest target
+ * <= maxRise (the baseline set, coverage 1, below its smallest target); without a checked table, the
+ * per-layer program with a loss budget of log(1 + maxRise).
  */
-export function autoBudget(ctx: ResolveContext, maxRise: number): number {
+export function autoPolicyCoverages(ctx: ResolveContext, maxRise: number): number[] {
   const t = ctx.calibration?.auto;
-  if (!t || !t.targets.length) return Math.log1p(maxRise);
-  const { targets: x, budgets: y } = t;
-  const n = x.length;
-  if (maxRise <= x[0]) return (y[0] * maxRise) / x[0];
-  if (maxRise >= x[n - 1]) return (y[n - 1] * maxRise) / x[n - 1];
-  let i = 0;
-  while (x[i + 1] < maxRise) i++;
-  return y[i] + ((y[i + 1] - y[i]) * (maxRise - x[i])) / (x[i + 1] - x[i]);
+  if (!t) return autoCoverages(ctx, maxRise);
+  let pick = -1;
+  // f32 in the file: 0.01 is stored as 0.0099999998
+  t.targets.forEach((x, i) => x <= maxRise * (1 + 1e-6) && (pick = i));
+  return pick < 0 ? ctx.isMoe.map(() => 1) : ctx.isMoe.map((m, l) => (m ? t.coverages[pick][l] : 1));
 }
 
 /**
  * auto: per-layer coverage of the mass policy chosen from the calibration's mass sensitivity: maximise the
  * predicted cut in distinct experts (sum over layers of baseline - measured distinct at that coverage)
- * subject to the predicted NLL rise (sum of the single-layer rises) <= the loss budget (autoBudget, or
- * `budget` nats when given). Coverage 1 (the baseline set) is always allowed. DP over the budget in 2000 steps.
+ * subject to the predicted NLL rise (sum of the single-layer rises) <= log(1 + maxRise) (or `budgetNats`). Coverage 1 (the baseline set) is always allowed. DP over the budget in 2000 steps.
  */
 export function autoCoverages(ctx: ResolveContext, maxRise: number, budgetNats?: number): number[] {
   const s = ctx.calibration?.mass;
   if (!s || !s.distinct || !s.baseDistinct) throw new CalibrationMissingError("the mass policy's per-layer sensitivity (policy 'auto')");
   const moe = ctx.isMoe.map((m, l) => (m ? l : -1)).filter((l) => l >= 0);
-  const budget = budgetNats ?? autoBudget(ctx, maxRise);
+  const budget = budgetNats ?? Math.log1p(maxRise);
   if (!(budget > 0)) return ctx.isMoe.map(() => 1);
   const STEPS = 2000;
   const unit = budget / STEPS;
@@ -203,7 +199,7 @@ export function resolvePolicy(policy: Policy, ctx: ResolveContext): (PolicyConfi
       let budget: ((l: number) => number) | undefined;
       if (p.kind === 'auto') {
         if (!Number.isFinite(p.maxPerplexityRise) || p.maxPerplexityRise < 0) throw new PolicyError(p, 'maxPerplexityRise must be a number >= 0 (0.01 = +1%)');
-        const c = autoCoverages(ctx, p.maxPerplexityRise);
+        const c = autoPolicyCoverages(ctx, p.maxPerplexityRise);
         cov = (l) => c[l];
       } else {
         const c = perLayer(p, p.coverage, 'coverage', L, unit, 'a number in (0, 1]');
