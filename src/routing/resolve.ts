@@ -43,10 +43,10 @@ const minTokensOf = (p: Policy): number | undefined => {
 
 const SCOPES: PolicyScope[] = ['all', 'decode', 'decode_union'];
 /**
- * The scope of a policy that does not name one. Decided by measurement (docs/results/mixed-steps.md,
- * docs/ARCHITECTURE.md "Mixed steps").
+ * The scope of a policy that does not name one: decode tokens only, the prompt chunks' experts kept. Decided
+ * by measurement (docs/results/mixed-steps.md; the reason in docs/ARCHITECTURE.md, "Mixed steps").
  */
-export const DEFAULT_POLICY_SCOPE: PolicyScope = 'all';
+export const DEFAULT_POLICY_SCOPE: PolicyScope = 'decode_union';
 
 /** Which tokens of a mixed step `p` covers (see PolicyScope); checked like every other field. */
 export function policyScopeOf(p: Policy): PolicyScope {

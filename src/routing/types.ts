@@ -106,7 +106,8 @@ export type Policy = PolicyKinds & { scope?: PolicyScope };
  * - 'decode_union': as 'decode', and the experts the prompt chunks' baseline reads anyway count as kept
  *   for the decode tokens (xshare, mass and sere add them to the kept set; per-token policies, reduced_topk
  *   and alloc_t, have no set and behave as 'decode').
- * Steps with no prompt chunk route exactly alike under all three.
+ * Steps with no prompt chunk route exactly alike under all three. Default 'decode_union'
+ * (DEFAULT_POLICY_SCOPE in resolve.ts; measured in docs/results/mixed-steps.md).
  */
 export type PolicyScope = 'all' | 'decode' | 'decode_union';
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { massSelect, route, routerScores, selectionKeys, xshareSelect } from '../../src/routing/policies.ts';
 import { tokenScope, type TokenScope } from '../../src/routing/scope.ts';
-import { PolicyError, policyScopeOf, resolvePolicy } from '../../src/routing/resolve.ts';
+import { DEFAULT_POLICY_SCOPE, PolicyError, policyScopeOf, resolvePolicy } from '../../src/routing/resolve.ts';
 import { parsePolicyString } from '../../src/routing/parse.ts';
 import { NO_EXPERT, type RouterConfig } from '../../src/routing/types.ts';
 import { randomArray } from '../helpers/compare.ts';
@@ -107,6 +107,9 @@ describe('token scope: the step mask and the policy field', () => {
     expect(s.count).toBe(2);
     expect(s.union).toBe(false);
     expect(tokenScope(items, { kind: 'xshare', fraction: 0.7, scope: 'decode_union' })!.union).toBe(true);
+    // no scope given: the measured default (docs/results/mixed-steps.md), decode tokens with the prompts' experts kept
+    expect(DEFAULT_POLICY_SCOPE).toBe('decode_union');
+    expect(tokenScope(items, { kind: 'mass', coverage: 0.9 })).toEqual({ ...s, union: true });
   });
   it('is null when the policy covers every row', () => {
     const items = [{ tokens: [5] }, { tokens: [1, 2], prefill: true }];
