@@ -8,7 +8,7 @@ import { createNodeGpu } from '../src/gpu/node.ts';
 import { filesFromNodeDir } from '../src/format/source-node.ts';
 import { defaultModelDir } from '../src/default-model.ts';
 import { MoeModel } from '../src/runtime/model.ts';
-import type { WeightFormat } from '../src/kernels/matmul.ts';
+import type { WeightFormat } from '../src/quant/pack.ts';
 import { Usage, readBuffer } from '../src/gpu/buffers.ts';
 
 function arg(name: string, def: string): string {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../src/format/safetensors-writer.ts';
 import { f32ToF16Bits } from '../src/quant/f16.ts';
 import { seededRandom } from '../src/util/random.ts';
-import type { WeightFormat } from '../src/kernels/matmul.ts';
+import type { WeightFormat } from '../src/quant/pack.ts';
 
 export interface SynthShape {
   name: string;

@@ -46,7 +46,9 @@ interface Entry { family: string; label: string; policy: Policy }
 function policies(B: number, topK: number): Entry[] {
   const e: Entry[] = [];
   const add = (family: string, label: string, policy: Policy) => e.push({ family, label, policy });
-  const full = B === 16 && !a.quick;
+  // every batch size gets the whole grid (issue #7: every policy at several budgets per batch size)
+  const full = !a.quick;
+  void B;
   for (const k of [topK - 1, topK - 2].filter((k) => k >= 1)) add('reduced top-k (2505.03531)', `k=${k}`, { kind: 'reduced_topk', k });
   for (const f of full ? [0.9, 0.8, 0.7, 0.6] : [0.8, 0.6]) add('XShare', `fraction ${f}`, { kind: 'xshare', fraction: f });
   add('SERE', 'S=2 th=0.1', { kind: 'sere', selectTopK: 2, threshold: 0.1 });

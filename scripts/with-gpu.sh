@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run a command with a software WebGPU for Node when the machine has no GPU: prefer Mesa 25 lavapipe
-# (faster, has shader-f16) if scripts/fetch-lavapipe.sh put it in .cache/lavapipe, else Chromium's
+# Run a command with a software WebGPU for Node when the machine has no GPU: Mesa 25 lavapipe (faster,
+# has shader-f16) with WEBMOE_VK=lavapipe if it was extracted into .cache/lavapipe (Debian
+# bookworm-backports' mesa-vulkan-drivers; nothing in this repository fetches it), else Chromium's
 # SwiftShader. A user-set VK_ICD_FILENAMES wins.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

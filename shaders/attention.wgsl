@@ -32,6 +32,16 @@ override WG: u32 = 64u;
 const MAX_D: u32 = 256u;
 const NEG: f32 = -3.4e38;
 
+// Query head h's kv head, and the cache slots token t attends to: (first slot, count) with the
+// sliding window applied.
+fn kv_head(h: u32) -> u32 { return h / (p.n_heads / p.n_kv_heads); }
+fn kv_range(t: u32) -> vec2<u32> {
+  let pos = positions[t];
+  var first = 0u;
+  if (p.window > 0u && pos + 1u > p.window) { first = pos + 1u - p.window; }
+  return vec2<u32>(seq_start[seq_ids[t]] + first, pos + 1u - first);
+}
+
 #if BLOCKED
 // Blocked variant (CPU emulators, src/kernels/variants.ts): one invocation per (token, head) walks its
 // keys one at a time with the online softmax, the output row in registers; no workgroup memory or
@@ -44,14 +54,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let h = g - t * p.n_heads;
   if (t >= p.tokens) { return; }
   let hd4 = p.head_dim / 4u;
-  let kvh = h / (p.n_heads / p.n_kv_heads);
-  let pos = positions[t];
-  let start = seq_start[seq_ids[t]];
-  var first = 0u;
-  if (p.window > 0u && pos + 1u > p.window) { first = pos + 1u - p.window; }
-  let count = pos + 1u - first;
+  let kr = kv_range(t);
+  let count = kr.y;
   let kv_row4 = p.n_kv_heads * hd4;
-  let kv_base4 = (start + first) * kv_row4 + kvh * hd4;
+  let kv_base4 = kr.x * kv_row4 + kv_head(h) * hd4;
   let qb4 = (t * p.q_stride + p.q_off + h * p.head_dim) / 4u;
   var acc: array<vec4<f32>, MAX_D / 4u>;
   for (var d = 0u; d < hd4; d++) { acc[d] = vec4<f32>(0.0); }
@@ -85,14 +91,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let h = g - t * p.n_heads;
   if (t >= p.tokens) { return; }
   let hd = p.head_dim;
-  let kvh = h / (p.n_heads / p.n_kv_heads);
-  let pos = positions[t];
-  let start = seq_start[seq_ids[t]];
-  var first = 0u;
-  if (p.window > 0u && pos + 1u > p.window) { first = pos + 1u - p.window; }
-  let count = pos + 1u - first;
+  let kr = kv_range(t);
+  let count = kr.y;
   let kv_row = p.n_kv_heads * hd;
-  let kv_base = (start + first) * kv_row + kvh * hd;
+  let kv_base = kr.x * kv_row + kv_head(h) * hd;
 
   let qb = t * p.q_stride + p.q_off + h * hd;
   for (var d = lid; d < hd; d += WG) { qs[d] = q[qb + d] * p.scale; }

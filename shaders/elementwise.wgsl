@@ -2,13 +2,12 @@
 // check (e < p.n, n = output elements). Each op binds its buffers in order, the uniform last.
 //   ADD_INPLACE  x += s * y                          (residual, granite's residual_multiplier as s)
 //   ADD          out = a + s * b
-//   CLAMP        x = clamp(x, -c, c)                  (OLMoE's clip_qkv)
 //   GATED_ADD    x[t, :] += s * sigmoid(g[t]) * y[t, :]   (Qwen1.5-MoE's shared expert; dim = row length)
 //   GATHER_ROWS  out[r, :] = x[rows[r], :]           (the rows that get logits)
 //   SILU_MUL     out[t, i] = silu(gate[t*gate_stride + gate_off + i]) * up[t*up_stride + up_off + i]
 //                (SwiGLU; gate and up may be one fused [T, 2I] buffer; dim = inter)
 
-struct Params { n: u32, dim: u32, s: f32, c: f32, gate_stride: u32, gate_off: u32, up_stride: u32, up_off: u32 }
+struct Params { n: u32, dim: u32, s: f32, _pad: u32, gate_stride: u32, gate_off: u32, up_stride: u32, up_off: u32 }
 
 #if ADD_INPLACE
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -20,10 +19,6 @@ struct Params { n: u32, dim: u32, s: f32, c: f32, gate_stride: u32, gate_off: u3
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
-#endif
-#if CLAMP
-@group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@group(0) @binding(1) var<uniform> p: Params;
 #endif
 #if GATED_ADD
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -56,9 +51,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 #endif
 #if ADD
   out[e] = a[e] + p.s * b[e];
-#endif
-#if CLAMP
-  x[e] = clamp(x[e], -p.c, p.c);
 #endif
 #if GATED_ADD
   let gv = 1.0 / (1.0 + exp(-g[e / p.dim]));

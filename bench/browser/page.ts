@@ -4,7 +4,7 @@
 import { createBrowserGpu } from '../../src/gpu/browser.ts';
 import { filesFromUrl } from '../../src/format/checkpoint.ts';
 import { runBench, type BenchConfig, type BenchReport, type ModelPlan } from '../lib/harness.ts';
-import type { WeightFormat } from '../../src/kernels/matmul.ts';
+import type { WeightFormat } from '../../src/quant/pack.ts';
 
 /** A ModelPlan whose source is a URL (serialisable across page.evaluate). */
 export interface PagePlan extends Omit<ModelPlan, 'src'> {

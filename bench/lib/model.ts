@@ -3,7 +3,8 @@
 import type { Gpu } from '../../src/gpu/context.ts';
 import type { CheckpointFiles } from '../../src/format/checkpoint.ts';
 import { MoeModel } from '../../src/runtime/model.ts';
-import { type MatmulWeight, type WeightFormat } from '../../src/kernels/matmul.ts';
+import type { MatmulWeight } from '../../src/kernels/matmul.ts';
+import type { WeightFormat } from '../../src/quant/pack.ts';
 import { weightBytes } from '../../src/quant/upload.ts';
 import { QUANT_GROUP } from '../../src/runtime/weights.ts';
 import { seededRandom } from '../../src/util/random.ts';

@@ -4,7 +4,8 @@
 import type { Gpu } from '../../src/gpu/context.ts';
 import { GpuTimer } from '../../src/gpu/timer.ts';
 import { createStorage } from '../../src/gpu/buffers.ts';
-import { encodeMatmul, type WeightFormat } from '../../src/kernels/matmul.ts';
+import { encodeMatmul } from '../../src/kernels/matmul.ts';
+import type { WeightFormat } from '../../src/quant/pack.ts';
 import { uploadWeight, destroyWeight } from '../../src/quant/upload.ts';
 import { median } from './stats.ts';
 

@@ -6,7 +6,7 @@ import { openCheckpoint } from '../format/checkpoint.ts';
 import { filesFromNodeDir } from '../format/source-node.ts';
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
-import type { WeightFormat } from '../kernels/matmul.ts';
+import type { WeightFormat } from '../quant/pack.ts';
 import { loadReferenceWeights } from '../reference/model.ts';
 import { ReferenceStepModel } from '../reference/step.ts';
 import type { Policy } from '../routing/types.ts';

@@ -17,7 +17,7 @@ import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import { createNodeGpu } from '../gpu/node.ts';
 import { MoeModel, type LoadOptions } from '../runtime/model.ts';
-import { argmax } from '../runtime/sampling.ts';
+import { argmaxRef } from '../reference/argmax.ts';
 import { engineFromCheckpoint } from '../api/load.ts';
 import type { LocalEngine } from '../api/engine.ts';
 import type { GenerateStream } from '../api/types.ts';
@@ -176,7 +176,7 @@ export async function main(argv: string[]): Promise<number> {
     const r = await model.forward({ seqs: [{ id, tokens: ids }], logits: 'all' });
     const V = model.spec.vocabSize;
     const all = r.logits![0];
-    const out = { last_logits: Array.from(all.subarray((ids.length - 1) * V)), argmax: ids.map((_, t) => argmax(all.subarray(t * V, (t + 1) * V))) };
+    const out = { last_logits: Array.from(all.subarray((ids.length - 1) * V)), argmax: ids.map((_, t) => argmaxRef(all, V, t)) };
     process.stdout.write(JSON.stringify(out) + '\n');
     model.destroy();
     return 0;

@@ -15,8 +15,9 @@ import type { GpuWeights } from '../runtime/weights.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import type { WeightFormat } from '../quant/pack.ts';
 import { expertSimilarity } from '../routing/similarity.ts';
-import { SIMILARITY_KINDS, type Calibration, type Sensitivity } from '../routing/calibration.ts';
-import type { Policy, SimilarityKind } from '../routing/types.ts';
+import { SIMILARITY_KINDS, type AutoTable, type Calibration, type Sensitivity } from '../routing/calibration.ts';
+import { autoCoverages } from '../routing/resolve.ts';
+import type { Policy, Reroute, SimilarityKind } from '../routing/types.ts';
 import { decodeSegments, runDecode, type StepModel } from './decode.ts';
 
 /**
@@ -83,6 +84,8 @@ export interface CalibrateOptions {
   allocLevels?: number[];
   /** Mass-policy coverages (default 0.97, 0.95, 0.93, 0.9, 0.85, 0.8). */
   massLevels?: number[];
+  /** Combined-policy runs per auto target (default 3). */
+  autoTries?: number;
   bos: number;
   log?: (line: string) => void;
 }
@@ -160,6 +163,10 @@ export async function calibrate(src: CalibrationSources, ids: number[], o: Calib
   }
   cal.defaultSimilarity = SIMILARITY_KINDS.reduce((a, b) => (simScores[b] < simScores[a] ? b : a)) as SimilarityKind;
   src.measure.setCalibration(cal);
+  // auto's reroute: the better of re-routing to the most similar kept expert and refilling inside the set
+  const refill = (await run({ kind: 'mass', coverage: 0.9, reroute: 'refill' })).nll - base.nll;
+  const reroute: Reroute = refill < simScores[cal.defaultSimilarity] ? 'refill' : 'similar';
+  log(`mass 0.9 reroute refill dloss ${refill.toFixed(5)}: auto re-routes '${reroute}'`);
   const allocLevels = o.allocLevels ?? Array.from({ length: spec.topK - 1 }, (_, i) => i + 1);
   const alloc: Sensitivity = { levels: [...allocLevels, spec.topK], dloss: spec.layerKinds.map(() => Array(allocLevels.length + 1).fill(0)) };
   for (let l = 0; l < L; l++) {
@@ -173,12 +180,12 @@ export async function calibrate(src: CalibrationSources, ids: number[], o: Calib
   const massLevels = o.massLevels ?? [0.97, 0.95, 0.93, 0.9, 0.85, 0.8];
   const mass: Sensitivity = {
     levels: massLevels, dloss: spec.layerKinds.map(() => massLevels.map(() => 0)), distinct: spec.layerKinds.map(() => massLevels.map(() => 0)),
-    baseDistinct: base.distinct_experts_per_layer, batch: B,
+    baseDistinct: base.distinct_experts_per_layer, batch: B, reroute,
   };
   for (let l = 0; l < L; l++) {
     if (!moe[l]) continue;
     for (const [i, c] of massLevels.entries()) {
-      const r = await run({ kind: 'mass', coverage: perLayer(l, c, 1), reroute: 'similar' });
+      const r = await run({ kind: 'mass', coverage: perLayer(l, c, 1), reroute });
       mass.dloss[l][i] = r.nll - base.nll;
       mass.distinct![l][i] = r.distinct_experts_per_layer[l];
       log(`mass layer ${l} coverage ${c}: dloss ${mass.dloss[l][i].toFixed(5)}, distinct ${r.distinct_experts_per_layer[l].toFixed(2)} (baseline ${base.distinct_experts_per_layer[l].toFixed(2)})`);
@@ -186,9 +193,73 @@ export async function calibrate(src: CalibrationSources, ids: number[], o: Calib
   }
   cal.alloc = alloc;
   cal.mass = mass;
+  cal.auto = await autoTable(src, cal, ids.slice(N), segs.length, o, log);
   cal.meta = {
     similarity_tokens: String(N), similarity_choice: JSON.stringify(simScores),
     sensitivity: JSON.stringify({ batch: B, context: C, steps: S, segments: segs.length, decode_tokens: base.tokens, baseline_nll: base.nll }),
   };
   return cal;
+}
+
+/** auto's targets: the per-layer budgets are checked on the combined policy at each. */
+export const AUTO_TARGETS = [0.005, 0.01, 0.02];
+
+/**
+ * For each target rise, the largest per-layer loss budget (tried: log(1 + target), then scaled by
+ * target / measured, at most `tries` runs) whose COMBINED policy keeps the measured rise within the target,
+ * on decode segments the sensitivity runs did not use (so the check is not fitted to their noise).
+ */
+async function autoTable(src: CalibrationSources, cal: Calibration, ids: number[], used: number, o: CalibrateOptions, log: (s: string) => void): Promise<AutoTable | undefined> {
+  const { spec } = src;
+  const B = o.batch ?? 16;
+  const C = o.context ?? 16;
+  const S = o.steps ?? 32;
+  const all = decodeSegments(ids, C, S, o.bos);
+  let segs = all.slice(used, used + (o.segments ?? 32));
+  segs = segs.slice(0, Math.floor(segs.length / B) * B);
+  if (!segs.length) {
+    log('auto: calibration text too short for a separate check; budgets = log(1 + target), unchecked');
+    return undefined;
+  }
+  const dopts = { batch: B, context: C, steps: S, bos: o.bos, expertBytes: 0, policy: { kind: 'baseline' } as Policy };
+  src.measure.setCalibration(cal);
+  const base = await runDecode(src.measure, segs, dopts, { kind: 'baseline' });
+  const ctx = { isMoe: spec.layerKinds.map((k) => k === 'moe'), topK: spec.topK, E: spec.numExperts, calibration: cal };
+  // one run per distinct coverage set (budgets that give the same per-layer coverages give the same policy)
+  const seen = new Map<string, number>();
+  const rise = async (target: number, budget: number) => {
+    const coverage = autoCoverages(ctx, target, budget);
+    const key = coverage.join(',');
+    let v = seen.get(key);
+    if (v === undefined) {
+      const r = await runDecode(src.measure, segs, dopts, { kind: 'mass', coverage, reroute: cal.mass!.reroute ?? 'similar' });
+      v = Math.exp(r.nll - base.nll) - 1;
+      seen.set(key, v);
+    }
+    return { rise: v, coverage };
+  };
+  const t: AutoTable = { targets: [], budgets: [], measured: [] };
+  for (const target of AUTO_TARGETS) {
+    let b = Math.log1p(target);
+    let best = { budget: 0, rise: 0 };
+    let over = Infinity; // smallest budget seen over the target
+    for (let i = 0; i < (o.autoTries ?? 3); i++) {
+      const m = await rise(target, b);
+      log(`auto target ${target}: budget ${b.toFixed(5)} nats -> coverages [${m.coverage.map((c) => c.toFixed(2))}], rise ${(100 * m.rise).toFixed(2)}% on ${base.tokens} check tokens`);
+      if (m.rise <= target) {
+        if (b > best.budget) best = { budget: b, rise: m.rise };
+      } else over = Math.min(over, b);
+      // next try: between the best passing and the smallest failing budget once both are known; else
+      // shrink by target / rise when over, grow (at most 2x) when well under
+      const f = m.rise > target ? (0.9 * target) / m.rise : Math.min(2, target / Math.max(m.rise, target / 4));
+      if (m.rise <= target && f < 1.1) break;
+      b = best.budget > 0 && over < Infinity ? (best.budget + over) / 2 : b * f;
+    }
+    // a larger target never gets a smaller budget
+    const prev = t.budgets.length ? t.budgets[t.budgets.length - 1] : 0;
+    t.targets.push(target);
+    t.budgets.push(Math.max(prev, best.budget));
+    t.measured.push(best.rise);
+  }
+  return t;
 }

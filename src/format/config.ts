@@ -16,6 +16,22 @@ export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 const ROPE_TYPES: readonly RopeType[] = ['default', 'linear', 'llama3', 'yarn'];
 
+/**
+ * transformers 5.18's class defaults (models/<type>/configuration_<type>.py) of the keys webmoe reads with a
+ * fallback, where they differ by model type: a config.json without the key means this value there.
+ * kvHeads null: the class sets num_key_value_heads = num_attention_heads. rope_theta is the class's
+ * default_theta. bos/eos apply only when the key is absent (an explicit null means none).
+ */
+export const HF_CONFIG_DEFAULTS: Record<ModelType, {
+  kvHeads: number | null; rmsNormEps: number; ropeTheta: number; maxPositionEmbeddings: number; bosTokenId: number | null; eosTokenIds: number[];
+}> = {
+  qwen3_moe: { kvHeads: 4, rmsNormEps: 1e-6, ropeTheta: 10000, maxPositionEmbeddings: 32768, bosTokenId: null, eosTokenIds: [] },
+  qwen2_moe: { kvHeads: 16, rmsNormEps: 1e-6, ropeTheta: 10000, maxPositionEmbeddings: 32768, bosTokenId: null, eosTokenIds: [] },
+  olmoe: { kvHeads: null, rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 4096, bosTokenId: null, eosTokenIds: [50279] },
+  mixtral: { kvHeads: 8, rmsNormEps: 1e-5, ropeTheta: 1e6, maxPositionEmbeddings: 131072, bosTokenId: 1, eosTokenIds: [2] },
+  granitemoe: { kvHeads: null, rmsNormEps: 1e-6, ropeTheta: 10000, maxPositionEmbeddings: 2048, bosTokenId: 1, eosTokenIds: [2] },
+};
+
 export interface ModelConfig {
   modelType: ModelType;
   hiddenSize: number;
@@ -39,9 +55,10 @@ export interface ModelConfig {
   rmsNormEps: number;
   rope: RopeConfig;
   partialRotaryFactor: number;
-  maxPositionEmbeddings: number | null;
+  /** max_position_embeddings, or the model type's transformers default. */
+  maxPositionEmbeddings: number;
   tieWordEmbeddings: boolean;
-  /** attention_bias: bias on q/k/v/o (qwen3_moe, olmoe, granitemoe); false for mixtral. */
+  /** attention_bias: bias on q/k/v/o (qwen3_moe, olmoe, granitemoe); false for mixtral and qwen2_moe (no such key). */
   attentionBias: boolean;
   /** Bias on the q/k/v projections (qwen2_moe: qkv_bias, default true; elsewhere = attentionBias). */
   qkvBias: boolean;
@@ -127,6 +144,7 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   const modelType = mt as ModelType;
   const qwen = modelType === 'qwen3_moe' || modelType === 'qwen2_moe';
   const granite = modelType === 'granitemoe';
+  const dflt = HF_CONFIG_DEFAULTS[modelType];
 
   const act = raw.hidden_act ?? 'silu';
   if (act !== 'silu' && act !== 'swish') unsupported(`hidden_act ${JSON.stringify(act)} is not supported (silu)`);
@@ -134,10 +152,11 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   const hiddenSize = int('hidden_size', CONFIG_LIMITS.hidden);
   const numLayers = int('num_hidden_layers', CONFIG_LIMITS.layers);
   const numHeads = int('num_attention_heads', CONFIG_LIMITS.heads);
-  const numKvHeads = int('num_key_value_heads', CONFIG_LIMITS.heads, { fallback: numHeads });
+  const numKvHeads = int('num_key_value_heads', CONFIG_LIMITS.heads, { fallback: dflt.kvHeads ?? numHeads });
   if (numHeads % numKvHeads !== 0) fail(`num_attention_heads (${numHeads}) is not divisible by num_key_value_heads (${numKvHeads})`);
   let headDim: number;
-  if (has('head_dim')) headDim = int('head_dim', CONFIG_LIMITS.headDim);
+  // mixtral: `head_dim or hidden // heads` (0 means derived); the others: head_dim when given
+  if (has('head_dim') && !(modelType === 'mixtral' && raw.head_dim === 0)) headDim = int('head_dim', CONFIG_LIMITS.headDim);
   else {
     if (hiddenSize % numHeads !== 0) fail(`hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and no head_dim is given`);
     headDim = hiddenSize / numHeads;
@@ -182,8 +201,8 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   const sharedExpertIntermediateSize = modelType === 'qwen2_moe' ? int('shared_expert_intermediate_size', CONFIG_LIMITS.intermediate) : 0;
   const normTopkProb = qwen || modelType === 'olmoe' ? bool('norm_topk_prob', false) : true;
 
-  const rmsNormEps = num(raw.rms_norm_eps, 'rms_norm_eps', 1e-6);
-  const maxPositionEmbeddings = has('max_position_embeddings') ? int('max_position_embeddings', 2 ** 31) : null;
+  const rmsNormEps = num(raw.rms_norm_eps, 'rms_norm_eps', dflt.rmsNormEps);
+  const maxPositionEmbeddings = int('max_position_embeddings', 2 ** 31, { fallback: dflt.maxPositionEmbeddings });
 
   // RoPE: rope_parameters (5.x) > rope_scaling + rope_theta (4.x); only the chosen type's keys are read.
   const rp = raw.rope_parameters;
@@ -194,7 +213,7 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   const ropeType = ropeSrc.rope_type ?? ropeSrc.type ?? 'default';
   if (typeof ropeType !== 'string') fail(`rope type must be a string, got ${show(ropeType)}`);
   if (!ROPE_TYPES.includes(ropeType as RopeType)) unsupported(`rope type '${String(ropeType)}' is not supported (${ROPE_TYPES.join(', ')})`);
-  const rope: RopeConfig = { type: ropeType as RopeType, theta: num(ropeSrc.rope_theta ?? raw.rope_theta, 'rope_theta', 10000) };
+  const rope: RopeConfig = { type: ropeType as RopeType, theta: num(ropeSrc.rope_theta ?? raw.rope_theta, 'rope_theta', dflt.ropeTheta) };
   // rope[field] = rope parameter `k` (a finite number, > 0 unless `positive` is false) when given
   const ropeNum = (field: keyof RopeConfig, k: string, required: boolean, positive = true): void => {
     const v = ropeSrc[k];
@@ -211,7 +230,7 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
     ropeNum('highFreqFactor', 'high_freq_factor', true);
     ropeNum('originalMaxPos', 'original_max_position_embeddings', true);
   } else if (rope.type === 'yarn') {
-    if (maxPositionEmbeddings !== null) rope.maxPos = maxPositionEmbeddings;
+    rope.maxPos = maxPositionEmbeddings;
     ropeNum('factor', 'factor', rope.maxPos === undefined);
     ropeNum('originalMaxPos', 'original_max_position_embeddings', false);
     rope.originalMaxPos ??= rope.maxPos;
@@ -230,7 +249,8 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
   if (partialRotaryFactor !== 1) unsupported(`partial_rotary_factor ${partialRotaryFactor} is not supported (1)`);
 
   const tieWordEmbeddings = bool('tie_word_embeddings', false);
-  const attentionBias = modelType === 'mixtral' ? false : bool('attention_bias', false);
+  // transformers: mixtral has no attention biases; qwen2_moe's q/k/v follow qkv_bias (default true), o_proj has none
+  const attentionBias = modelType === 'mixtral' || modelType === 'qwen2_moe' ? false : bool('attention_bias', false);
   const qkvBias = modelType === 'qwen2_moe' ? bool('qkv_bias', true) : attentionBias;
   const clipQkv = modelType === 'olmoe' && has('clip_qkv') ? num(raw.clip_qkv, 'clip_qkv', 0) : null;
 
@@ -252,9 +272,9 @@ export function normalizeConfig(raw: unknown, file = 'config.json'): ModelConfig
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return fail(`'${k}' must be a non-negative integer or a list of them, got ${show(v)}`);
     return v;
   };
-  const bosTokenId = has('bos_token_id') ? tokenId(raw.bos_token_id, 'bos_token_id') : null;
+  const bosTokenId = raw.bos_token_id === undefined ? dflt.bosTokenId : has('bos_token_id') ? tokenId(raw.bos_token_id, 'bos_token_id') : null;
   const eosRaw = raw.eos_token_id;
-  const eosTokenIds = eosRaw === undefined || eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw.map((v) => tokenId(v, 'eos_token_id')) : [tokenId(eosRaw, 'eos_token_id')];
+  const eosTokenIds = eosRaw === undefined ? [...dflt.eosTokenIds] : eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw.map((v) => tokenId(v, 'eos_token_id')) : [tokenId(eosRaw, 'eos_token_id')];
 
   const dt = raw.dtype ?? raw.torch_dtype ?? null;
   if (dt !== null && typeof dt !== 'string') fail(`'torch_dtype' must be a string, got ${show(dt)}`);

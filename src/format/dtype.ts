@@ -1,4 +1,5 @@
 // safetensors dtypes: element sizes and conversion of raw little-endian bytes to f32.
+import { f16BitsToF32 } from '../quant/f16.ts';
 
 export type Dtype =
   | 'F64' | 'F32' | 'F16' | 'BF16'
@@ -17,16 +18,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const F16_TABLE = (() => {
   const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    let v: number;
-    if (e === 0) v = m * 2 ** -24;
-    else if (e === 31) v = m ? NaN : Infinity;
-    else v = (1 + m / 1024) * 2 ** (e - 15);
-    t[h] = s * v;
-  }
+  for (let h = 0; h < 65536; h++) t[h] = f16BitsToF32(h);
   return t;
 })();
 

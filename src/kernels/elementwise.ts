@@ -1,16 +1,15 @@
 // The elementwise ops of shaders/elementwise.wgsl (one shader, one define per op): scaled adds, the
-// shared expert's sigmoid-gated add, clamp, row gather; SwiGLU's silu*up is in activations.ts.
+// shared expert's sigmoid-gated add, row gather; SwiGLU's silu*up is in activations.ts.
 import type { Gpu } from '../gpu/context.ts';
 import { dispatch, grid1d, type Binding } from '../gpu/dispatch.ts';
 
-export type ElementwiseOp = 'ADD_INPLACE' | 'ADD' | 'CLAMP' | 'GATED_ADD' | 'GATHER_ROWS' | 'SILU_MUL';
+export type ElementwiseOp = 'ADD_INPLACE' | 'ADD' | 'GATED_ADD' | 'GATHER_ROWS' | 'SILU_MUL';
 
 /** Uniform words of shaders/elementwise.wgsl's Params (n = output elements). */
 export interface ElementwiseParams {
   n: number;
   dim?: number;
   s?: number;
-  c?: number;
   gateStride?: number;
   gateOffset?: number;
   upStride?: number;
@@ -21,7 +20,7 @@ const WG = 256;
 
 /** One elementwise dispatch: `bindings` in the op's order (see the shader), the uniform appended. */
 export function encodeElementwise(gpu: Gpu, pass: GPUComputePassEncoder, op: ElementwiseOp, bindings: readonly Binding[], p: ElementwiseParams): void {
-  const params = gpu.uniform([p.n, p.dim ?? 1, p.s ?? 1, p.c ?? 0, p.gateStride ?? 0, p.gateOffset ?? 0, p.upStride ?? 0, p.upOffset ?? 0], new Set([2, 3]));
+  const params = gpu.uniform([p.n, p.dim ?? 1, p.s ?? 1, 0, p.gateStride ?? 0, p.gateOffset ?? 0, p.upStride ?? 0, p.upOffset ?? 0], new Set([2]));
   dispatch(gpu, pass, { shader: 'elementwise', defines: { [op]: true }, constants: { WG } }, [...bindings, params], grid1d(gpu, Math.ceil(p.n / WG)));
 }
 
@@ -51,9 +50,4 @@ export function encodeGatherRows(gpu: Gpu, pass: GPUComputePassEncoder, a: { x: 
 /** x[t, :] += scale * sigmoid(gate[t]) * y[t, :] (the shared expert's sigmoid gate). */
 export function encodeGatedAdd(gpu: Gpu, pass: GPUComputePassEncoder, a: { x: GPUBuffer; y: GPUBuffer; gate: GPUBuffer; T: number; dim: number; scale?: number }): void {
   encodeElementwise(gpu, pass, 'GATED_ADD', [a.x, a.y, a.gate], { n: a.T * a.dim, dim: a.dim, s: a.scale });
-}
-
-/** x = clamp(x, -c, c) in place. */
-export function encodeClamp(gpu: Gpu, pass: GPUComputePassEncoder, a: { x: GPUBuffer; n: number; c: number }): void {
-  encodeElementwise(gpu, pass, 'CLAMP', [a.x], { n: a.n, c: a.c });
 }

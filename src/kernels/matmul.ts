@@ -8,7 +8,6 @@ import type { PipelineSpec } from '../gpu/pipelines.ts';
 import { kernelStyle } from './variants.ts';
 import { paddedCols, weightFormatDefines, type WeightFormat } from '../quant/pack.ts';
 
-export type { WeightFormat } from '../quant/pack.ts';
 
 /** A weight matrix on the GPU: N output channels (rows) of K inputs, each row padded to kPad. */
 export interface MatmulWeight {

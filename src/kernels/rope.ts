@@ -1,50 +1,22 @@
-// RoPE in place on q and k (see shaders/rope.wgsl); the tables come from reference/rope.ts ropeTables
-// (the one builder, transformers' inv_freq rules incl. yarn), computed once per model on the CPU.
+// The fused q/k norm + clamp + RoPE + KV-cache write (shaders/rope.wgsl, reference src/reference/rope_kv.ts).
+// The tables come from reference/rope.ts ropeTables (the one builder, transformers' inv_freq rules incl.
+// yarn), computed once per model on the CPU; each layer's inv_freq travels in its aux buffer.
 import type { Gpu } from '../gpu/context.ts';
-import { createStorage } from '../gpu/buffers.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import type { RopeTables } from '../reference/rope.ts';
 
-/** Per-layer-shared RoPE state: the inv_freq table on the GPU and the cos/sin multiplier. */
+/** The model's RoPE shape: rotary dims and the cos/sin multiplier (inv_freq is in each layer's aux buffer). */
 export interface RopeState {
-  invFreq: GPUBuffer;
   attentionScaling: number;
   headDim: number;
   rotDim: number;
 }
 
-/** Upload ropeTables(config, rotDim) (rotDim = int(headDim * partial_rotary_factor), default headDim). */
-export function createRope(gpu: Gpu, t: RopeTables, headDim: number, rotDim = headDim): RopeState {
+/** The RoPE state of ropeTables(config, rotDim) (rotDim = int(headDim * partial_rotary_factor), default headDim). */
+export function ropeState(t: RopeTables, headDim: number, rotDim = headDim): RopeState {
   if (rotDim > headDim) throw new Error('webmoe: rotary dim > head dim');
   if (t.invFreq.length !== rotDim / 2) throw new Error(`webmoe: rope table has ${t.invFreq.length} frequencies, rotary dim ${rotDim} needs ${rotDim / 2}`);
-  return { invFreq: createStorage(gpu.device, t.invFreq, 'rope_inv_freq'), attentionScaling: t.attentionScaling, headDim, rotDim };
-}
-
-export interface RopeArgs {
-  rope: RopeState;
-  /** q f32, row t (nHeads*headDim values) at element t*qStride. Rotated in place. */
-  q: GPUBuffer;
-  /** k f32, row t (nKvHeads*headDim values) at element t*kStride. Rotated in place; must differ from q. */
-  k: GPUBuffer;
-  /** u32 [tokens] absolute positions. */
-  positions: GPUBuffer;
-  tokens: number;
-  nHeads: number;
-  nKvHeads: number;
-  /** Defaults nHeads*headDim and nKvHeads*headDim. */
-  qStride?: number;
-  kStride?: number;
-}
-
-/** Rotate q and k of `tokens` tokens at their positions. */
-export function encodeRope(gpu: Gpu, pass: GPUComputePassEncoder, a: RopeArgs): void {
-  const { headDim, rotDim } = a.rope;
-  const params = gpu.uniform([
-    a.tokens, a.nHeads, a.nKvHeads, headDim, rotDim,
-    a.qStride ?? a.nHeads * headDim, a.kStride ?? a.nKvHeads * headDim, a.rope.attentionScaling,
-  ], new Set([7]));
-  const n = a.tokens * (a.nHeads + a.nKvHeads) * (rotDim / 2);
-  dispatch(gpu, pass, { shader: 'rope', constants: { WG: 64 } }, [a.q, a.k, a.positions, a.rope.invFreq, params], grid1d(gpu, Math.ceil(n / 64)));
+  return { attentionScaling: t.attentionScaling, headDim, rotDim };
 }
 
 export interface RopeKvArgs {
@@ -87,6 +59,6 @@ export function encodeRopeKv(gpu: Gpu, pass: GPUComputePassEncoder, a: RopeKvArg
     a.eps ?? 1e-6, a.rope.attentionScaling, a.clip ?? 0, a.qNormOffset ?? 0, a.kNormOffset ?? 0, a.freqOffset, 0, 0,
   ], new Set([8, 9, 10]));
   const groups = (norm === 2 ? 2 : a.nHeads + a.nKvHeads) + a.nKvHeads;
-  dispatch(gpu, pass, { shader: 'rope', defines: { FUSED: true }, constants: { WG: 64 } },
+  dispatch(gpu, pass, { shader: 'rope', constants: { WG: 64 } },
     [a.qkv, a.kCache, a.vCache, a.seqIds, a.positions, a.seqStart, a.aux, params], grid1d(gpu, Math.ceil((a.tokens * groups) / 64)));
 }

@@ -50,6 +50,15 @@ function ffn(t: TensorTable, prefix: string, I: number, H: number, names = ['gat
   };
 }
 
+/** Expert e of stacked tensors: gateUp [E, 2I, H] (gate rows, then up rows), down [E, H, I]. */
+function stacked(t: TensorTable, gateUp: string, down: string, E: number, I: number, H: number, e: number): FfnRefs {
+  return {
+    gate: t.slice(gateUp, [E, 2 * I, H], e, [I, H], 0),
+    up: t.slice(gateUp, [E, 2 * I, H], e, [I, H], I),
+    down: t.slice(down, [E, H, I], e, [H, I]),
+  };
+}
+
 function expertRefs(t: TensorTable, c: ModelConfig, o: ArchOptions, p: string, H: number): FfnRefs[] {
   const E = c.numExperts;
   const I = c.moeIntermediateSize;
@@ -62,28 +71,14 @@ function expertRefs(t: TensorTable, c: ModelConfig, o: ArchOptions, p: string, H
       case 'per_expert_w123': // Mixtral: w1 gate, w3 up, w2 down
         out.push(ffn(t, `${p}.${o.moePrefix}.experts.${e}`, I, H, ['w1', 'w3', 'w2']));
         break;
-      case 'fused_gate_up': {
-        // transformers 5 in-memory layout: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I]
-        const gu = `${p}.${o.moePrefix}.experts.gate_up_proj`;
-        const d = `${p}.${o.moePrefix}.experts.down_proj`;
-        out.push({
-          gate: t.slice(gu, [E, 2 * I, H], e, [I, H], 0),
-          up: t.slice(gu, [E, 2 * I, H], e, [I, H], I),
-          down: t.slice(d, [E, H, I], e, [H, I]),
-        });
+      // transformers 5 in-memory layout: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I]
+      case 'fused_gate_up':
+        out.push(stacked(t, `${p}.${o.moePrefix}.experts.gate_up_proj`, `${p}.${o.moePrefix}.experts.down_proj`, E, I, H, e));
         break;
-      }
-      case 'granite': {
-        // input_linear [E, 2I, H] (gate rows then up rows), output_linear [E, H, I]
-        const il = `${p}.${o.moePrefix}.input_linear.weight`;
-        const ol = `${p}.${o.moePrefix}.output_linear.weight`;
-        out.push({
-          gate: t.slice(il, [E, 2 * I, H], e, [I, H], 0),
-          up: t.slice(il, [E, 2 * I, H], e, [I, H], I),
-          down: t.slice(ol, [E, H, I], e, [H, I]),
-        });
+      // granite: input_linear [E, 2I, H] (gate rows then up rows), output_linear [E, H, I]
+      case 'granite':
+        out.push(stacked(t, `${p}.${o.moePrefix}.input_linear.weight`, `${p}.${o.moePrefix}.output_linear.weight`, E, I, H, e));
         break;
-      }
     }
   }
   return out;
@@ -145,7 +140,7 @@ export function buildDecoderSpec(c: ModelConfig, o: ArchOptions): MoeModelSpec {
     headDim,
     eps: c.rmsNormEps,
     rope: { ...ropeTables(c.rope, headDim), theta: c.rope.theta, type: c.rope.type },
-    maxPositions: c.maxPositionEmbeddings ?? 4096,
+    maxPositions: c.maxPositionEmbeddings,
     slidingWindow: c.slidingWindow,
     qkNorm: o.qkNorm,
     clipQkv: c.clipQkv,

@@ -1,5 +1,5 @@
-// Half-precision conversions done on the CPU when weights are loaded: IEEE binary16 (f16) both ways
-// with round-to-nearest-even, and bfloat16 (bf16) checkpoints widened to f32.
+// IEEE binary16 (f16) on the CPU, both ways with round-to-nearest-even: packing f16 weights on load, and
+// the f16 decode table of src/format/dtype.ts (bf16 and f16 checkpoints are widened there).
 
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
@@ -41,35 +41,6 @@ export function f16BitsToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** bfloat16 bit pattern -> number (exact: bf16 is the top half of an f32). */
-export function bf16BitsToF32(b: number): number {
-  u32Scratch[0] = (b & 0xffff) << 16;
-  return f32Scratch[0];
-}
-
-/** f32 -> bf16 bit pattern, round-to-nearest-even (NaN stays NaN). */
-export function f32ToBf16Bits(v: number): number {
-  f32Scratch[0] = v;
-  const x = u32Scratch[0];
-  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return ((x >>> 16) | 0x40) & 0xffff;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** A bf16 tensor (raw u16 words, e.g. from safetensors) widened to f32. */
-export function bf16ToF32Array(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  const u = new Uint32Array(out.buffer);
-  for (let i = 0; i < src.length; i++) u[i] = src[i] << 16;
-  return out;
-}
-
-/** An f16 tensor (raw u16 words) widened to f32. */
-export function f16ToF32Array(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f16BitsToF32(src[i]);
-  return out;
-}
-
 /** Round each value to the nearest f16 and back (what the GPU sees after packF16). */
 export function roundToF16(w: Float32Array): Float32Array {
   const out = new Float32Array(w.length);
@@ -84,16 +55,6 @@ export function packF16(w: Float32Array): Uint32Array {
     const lo = f32ToF16Bits(w[i]);
     const hi = i + 1 < w.length ? f32ToF16Bits(w[i + 1]) : 0;
     out[i >>> 1] = (lo | (hi << 16)) >>> 0;
-  }
-  return out;
-}
-
-/** Inverse of packF16: `n` f32 values from packed f16 pairs. */
-export function unpackF16(p: Uint32Array, n = p.length * 2): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const word = p[i >>> 1];
-    out[i] = f16BitsToF32(i & 1 ? word >>> 16 : word & 0xffff);
   }
   return out;
 }

@@ -75,16 +75,6 @@ export function packF16Rows(w: Float32Array, rows: number, cols: number, kPad = 
   return out;
 }
 
-/** Inverse of packF16Rows: [rows, cols] f32 (padding dropped). */
-export function unpackF16Rows(p: Uint32Array, rows: number, cols: number, kPad = roundUp(cols, 8)): Float32Array {
-  const h = new Uint16Array(p.buffer, p.byteOffset, p.length * 2);
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[r * cols + c] = f16BitsToF32(h[r * kPad + c]);
-  }
-  return out;
-}
-
 function groupScales(w: Float32Array, rows: number, cols: number, group: number, qmax: number): { scales: Float32Array; kPad: number } {
   const kPad = roundUp(cols, group);
   const gpr = kPad / group;

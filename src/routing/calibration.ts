@@ -5,7 +5,7 @@ import { readSafetensorsHeader, readTensorF32 } from '../format/safetensors.ts';
 import type { ByteSource } from '../format/bytes.ts';
 import { writeSafetensors } from '../format/safetensors-writer.ts';
 import type { CheckpointFiles } from '../format/checkpoint.ts';
-import type { SimilarityKind } from './types.ts';
+import type { Reroute, SimilarityKind } from './types.ts';
 
 export const CALIBRATION_FILE = 'calibration.safetensors';
 export const SIMILARITY_KINDS: readonly SimilarityKind[] = ['cka', 'cosine', 'frobenius'];
@@ -22,6 +22,23 @@ export interface Sensitivity {
   baseDistinct?: number[];
   /** Batch size the distinct counts were measured at. */
   batch?: number;
+  /** mass sensitivity only: the reroute the runs used (auto's default reroute). */
+  reroute?: Reroute;
+}
+
+/**
+ * auto's correction for what the per-layer sensitivities miss (layers do not add up, and a sum of small
+ * noisy rises under- or over-states the whole): for each target rise, the loss budget (nats) the per-layer
+ * dynamic program should be given so that the COMBINED policy's measured rise on the calibration text
+ * stays within the target. Measured by `webmoe calibrate`.
+ */
+export interface AutoTable {
+  /** Target perplexity rises, increasing (0.01 = +1%). */
+  targets: number[];
+  /** The per-layer program's loss budget (nats per token) to use for each target. */
+  budgets: number[];
+  /** The combined rise measured on the calibration text with that budget. */
+  measured: number[];
 }
 
 export interface Calibration {
@@ -36,6 +53,8 @@ export interface Calibration {
   alloc?: Sensitivity;
   /** mass policy: loss increase and distinct experts with only layer l at each coverage. */
   mass?: Sensitivity;
+  /** auto: per-target loss budgets checked on the combined policy (absent in older files: budget = log(1 + target)). */
+  auto?: AutoTable;
   /** Free-form description: text file, settings, model, date. */
   meta: Record<string, string>;
 }
@@ -74,8 +93,15 @@ export function encodeCalibration(c: Calibration): Uint8Array<ArrayBuffer> {
   }
   sensitivityTensors('alloc', c.alloc, t);
   sensitivityTensors('mass', c.mass, t);
+  if (c.auto) {
+    const n = c.auto.targets.length;
+    t['auto.targets'] = f32([n], c.auto.targets);
+    t['auto.budgets'] = f32([n], c.auto.budgets);
+    t['auto.measured'] = f32([n], c.auto.measured);
+  }
   const meta: Record<string, string> = { ...c.meta, default_similarity: c.defaultSimilarity, moe_layers: JSON.stringify(c.similarity[c.defaultSimilarity]?.map((m) => m !== null) ?? []) };
   if (c.mass?.batch !== undefined) meta.mass_batch = String(c.mass.batch);
+  if (c.mass?.reroute !== undefined) meta.mass_reroute = c.mass.reroute;
   return writeSafetensors(t, meta);
 }
 
@@ -119,11 +145,26 @@ export async function decodeCalibration(src: ByteSource, expect: { layers: numbe
     const dloss = rows(await get(`${name}.dloss`, [L, n]));
     if (!dloss) throw bad(`${name}.levels without ${name}.dloss`);
     const bd = await get(`${name}.base_distinct`, [L]);
-    return { levels: Array.from(levels), dloss, distinct: rows(await get(`${name}.distinct`, [L, n])), baseDistinct: bd ? Array.from(bd) : undefined, batch: meta[`${name}_batch`] ? Number(meta[`${name}_batch`]) : undefined };
+    const reroute = meta[`${name}_reroute`] as Reroute | undefined;
+    if (reroute !== undefined && !['similar', 'refill', 'drop'].includes(reroute)) throw bad(`metadata ${name}_reroute '${reroute}' is not similar, refill or drop`);
+    return { levels: Array.from(levels), dloss, distinct: rows(await get(`${name}.distinct`, [L, n])), baseDistinct: bd ? Array.from(bd) : undefined, batch: meta[`${name}_batch`] ? Number(meta[`${name}_batch`]) : undefined, ...(reroute ? { reroute } : {}) };
+  };
+  const autoTable = async (): Promise<AutoTable | undefined> => {
+    const targets = await get('auto.targets', null);
+    if (!targets) return undefined;
+    const n = targets.length;
+    const budgets = await get('auto.budgets', [n]);
+    const measured = await get('auto.measured', [n]);
+    if (!budgets || !measured) throw bad('auto.targets without auto.budgets and auto.measured');
+    for (let i = 0; i < n; i++) {
+      if (!(targets[i] > 0) || (i > 0 && !(targets[i] > targets[i - 1]))) throw bad('auto.targets must be positive and increasing', 'auto.targets');
+      if (!(budgets[i] >= 0) || !Number.isFinite(budgets[i])) throw bad(`auto.budgets[${i}] = ${budgets[i]}: expected a finite number >= 0`, 'auto.budgets');
+    }
+    return { targets: Array.from(targets), budgets: Array.from(budgets), measured: Array.from(measured) };
   };
   const def = (meta.default_similarity ?? 'cka') as SimilarityKind;
   if (!SIMILARITY_KINDS.includes(def)) throw bad(`metadata default_similarity '${def}' is not one of ${SIMILARITY_KINDS.join(', ')}`);
-  return { E, layers: L, similarity, defaultSimilarity: def, alloc: await sens('alloc'), mass: await sens('mass'), meta };
+  return { E, layers: L, similarity, defaultSimilarity: def, alloc: await sens('alloc'), mass: await sens('mass'), auto: await autoTable(), meta };
 }
 
 /**

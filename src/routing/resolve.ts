@@ -86,21 +86,48 @@ export function allocLayers(ctx: ResolveContext, kAvg: number): number[] {
 }
 
 /**
+ * The per-layer program's loss budget (nats per token) for a target rise: from the calibration's auto table
+ * (budgets checked on the combined policy; linear between targets, proportional outside them), or
+ * log(1 + maxRise) for a file without one.
+ */
+export function autoBudget(ctx: ResolveContext, maxRise: number): number {
+  const t = ctx.calibration?.auto;
+  if (!t || !t.targets.length) return Math.log1p(maxRise);
+  const { targets: x, budgets: y } = t;
+  const n = x.length;
+  if (maxRise <= x[0]) return (y[0] * maxRise) / x[0];
+  if (maxRise >= x[n - 1]) return (y[n - 1] * maxRise) / x[n - 1];
+  let i = 0;
+  while (x[i + 1] < maxRise) i++;
+  return y[i] + ((y[i + 1] - y[i]) * (maxRise - x[i])) / (x[i + 1] - x[i]);
+}
+
+/**
  * auto: per-layer coverage of the mass policy chosen from the calibration's mass sensitivity: maximise the
  * predicted cut in distinct experts (sum over layers of baseline - measured distinct at that coverage)
- * subject to the predicted NLL rise (sum of the single-layer rises) <= log(1 + maxRise). Coverage 1 (the
- * baseline set) is always allowed. DP over the loss budget in 2000 steps.
+ * subject to the predicted NLL rise (sum of the single-layer rises) <= the loss budget (autoBudget, or
+ * `budget` nats when given). Coverage 1 (the baseline set) is always allowed. DP over the budget in 2000 steps.
  */
-export function autoCoverages(ctx: ResolveContext, maxRise: number): number[] {
+export function autoCoverages(ctx: ResolveContext, maxRise: number, budgetNats?: number): number[] {
   const s = ctx.calibration?.mass;
   if (!s || !s.distinct || !s.baseDistinct) throw new CalibrationMissingError("the mass policy's per-layer sensitivity (policy 'auto')");
   const moe = ctx.isMoe.map((m, l) => (m ? l : -1)).filter((l) => l >= 0);
-  const budget = Math.log1p(maxRise);
+  const budget = budgetNats ?? autoBudget(ctx, maxRise);
+  if (!(budget > 0)) return ctx.isMoe.map(() => 1);
   const STEPS = 2000;
   const unit = budget / STEPS;
   // options per layer: [coverage, cost bins, gain]
-  const opts = moe.map((l) => [[1, 0, 0] as [number, number, number]].concat(
-    s.levels.map((c, i) => [c, Math.max(0, Math.ceil(Math.max(0, s.dloss[l][i]) / unit - 1e-9)), s.baseDistinct![l] - s.distinct![l][i]] as [number, number, number])
+  // A lower coverage never costs less than a higher one: a measured rise below that of a higher coverage
+  // is noise, and taken at face value it would make the lowest coverage free (running max, high to low).
+  const order = s.levels.map((_, i) => i).sort((i, j) => s.levels[j] - s.levels[i]);
+  const cost = moe.map((l) => {
+    const c = new Array<number>(s.levels.length);
+    let run = 0;
+    for (const i of order) c[i] = run = Math.max(run, s.dloss[l][i]);
+    return c;
+  });
+  const opts = moe.map((l, li) => [[1, 0, 0] as [number, number, number]].concat(
+    s.levels.map((c, i) => [c, Math.max(0, Math.ceil(cost[li][i] / unit - 1e-9)), s.baseDistinct![l] - s.distinct![l][i]] as [number, number, number])
       .filter(([, bins]) => bins <= STEPS)));
   let best = new Float64Array(STEPS + 1).fill(-Infinity);
   best[0] = 0;
@@ -185,7 +212,8 @@ export function resolvePolicy(policy: Policy, ctx: ResolveContext): (PolicyConfi
     }
     case 'mass':
     case 'auto': {
-      const reroute = p.reroute ?? 'similar';
+      // auto re-routes as its sensitivity was measured (the calibration picks the better reroute)
+      const reroute = p.reroute ?? (p.kind === 'auto' ? ctx.calibration?.mass?.reroute : undefined) ?? 'similar';
       if (!REROUTES.includes(reroute)) throw new PolicyError(p, `reroute '${reroute}': expected one of ${REROUTES.join(', ')}`);
       let cov: (l: number) => number;
       let budget: ((l: number) => number) | undefined;

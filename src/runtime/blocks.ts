@@ -12,7 +12,7 @@ import { encodeMoeLayer, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import { encodeMoeRouteStats, type GpuPolicy, type GpuTokenScope } from '../kernels/moe_router.ts';
 import { encodeRopeKv, type RopeState } from '../kernels/rope.ts';
 import { encodeAttention } from '../kernels/attention.ts';
-import { encodeArgmax } from '../kernels/sampling.ts';
+import { encodeArgmax } from '../kernels/argmax.ts';
 import type { GpuFfn, GpuLayer, GpuWeights } from './weights.ts';
 import type { KvCache } from './kv_cache.ts';
 import type { StepScratch } from './scratch.ts';

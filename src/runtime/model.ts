@@ -16,7 +16,7 @@ import type { WeightFormat } from '../quant/pack.ts';
 import { createMoeWorkspace, writeRouteMask, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import type { GpuPolicy as LayerGpuPolicy } from '../kernels/moe_router.ts';
-import { createRope, type RopeState } from '../kernels/rope.ts';
+import { ropeState, type RopeState } from '../kernels/rope.ts';
 import type { Policy, PolicyConfig } from '../routing/types.ts';
 import { resolvePolicy } from '../routing/resolve.ts';
 import { tokenScope } from '../routing/scope.ts';
@@ -106,7 +106,7 @@ export class MoeModel {
     this.ws = spec.layerKinds.includes('moe')
       ? createMoeWorkspace(gpu, { maxTokens: T, E: spec.numExperts, k: spec.topK, H, I: spec.moeIntermediate })
       : null;
-    this.rope = createRope(gpu, spec.rope, hd);
+    this.rope = ropeState(spec.rope, hd);
   }
 
   /** Open the checkpoint, check every tensor against config.json, upload the weights. */
@@ -263,7 +263,6 @@ export class MoeModel {
     this.weights.destroy();
     this.kv.destroy();
     this.ws?.destroy();
-    this.rope.invFreq.destroy();
     this.s.destroy();
     for (const b of this.simBuffers.values()) b.destroy();
   }

@@ -1,15 +1,10 @@
 // CPU sampling from read-back logits: temperature and nucleus (top-p), driven by the scheduler's
 // seeded random numbers so a `seed` reproduces a run.
-
-export function argmax(x: ArrayLike<number>): number {
-  let b = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
-  return b;
-}
+import { argmaxRef } from '../reference/argmax.ts';
 
 /** Sample from softmax(logits / temperature) restricted to the smallest set with mass >= topP. */
 export function sampleToken(logits: Float32Array, temperature: number, topP: number, rand: () => number): number {
-  if (!(temperature > 0)) return argmax(logits);
+  if (!(temperature > 0)) return argmaxRef(logits);
   let m = -Infinity;
   for (const v of logits) m = Math.max(m, v);
   const p = new Float64Array(logits.length);

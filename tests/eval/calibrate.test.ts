@@ -14,7 +14,7 @@ import { resolveSpec } from '../../src/models/index.ts';
 import { loadReferenceWeights } from '../../src/reference/model.ts';
 import { swigluRef } from '../../src/reference/step.ts';
 import { MoeModel } from '../../src/runtime/model.ts';
-import { allExpertOutputs } from '../../src/eval/calibrate.ts';
+import { AUTO_TARGETS, allExpertOutputs } from '../../src/eval/calibrate.ts';
 import { expertSimilarity } from '../../src/routing/similarity.ts';
 import { decodeCalibration } from '../../src/routing/calibration.ts';
 
@@ -68,7 +68,7 @@ describe('calibration', () => {
     expect(s.cka[3]).toBeLessThan(0.99);
   });
 
-  it('webmoe calibrate writes a file the engine loads; sere and auto then run', () => {
+  it('webmoe calibrate writes a file the engine loads; sere and auto then run', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'webmoe-cal-'));
     const out = path.join(dir, 'cal.safetensors');
     // training-like text: the committed calibration slice (training documents, never held-out ones)
@@ -77,6 +77,22 @@ describe('calibration', () => {
       '--tokens', '16', '--batch', '2', '--context', '4', '--steps', '2', '--segments', '2', '--alloc-levels', '2', '--mass-levels', '0.9'], { cwd: ROOT, encoding: 'utf8', timeout: 280_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(out)).toBe(true);
+    {
+      const ckpt = await openCheckpoint(filesFromNodeDir(MODEL));
+      const spec = await resolveSpec(ckpt);
+      await ckpt.close();
+      const src = await fromNodeFile(out);
+      const cal = await decodeCalibration(src, { layers: spec.layers, E: spec.numExperts });
+      await src.close?.();
+      // auto's reroute was chosen by measurement and its budgets were checked on the combined policy
+      expect(['similar', 'refill']).toContain(cal.mass!.reroute);
+      expect(cal.auto!.targets).toEqual(AUTO_TARGETS.map(Math.fround));
+      cal.auto!.budgets.forEach((b, i) => {
+        expect(b).toBeGreaterThanOrEqual(i ? cal.auto!.budgets[i - 1] : 0);
+        if (b > 0) expect(cal.auto!.measured[i]).toBeLessThanOrEqual(cal.auto!.targets[i] + 1e-6);
+      });
+      expect(r.stderr).toMatch(/auto target 0.01: budget/);
+    }
     const e = spawnSync(process.execPath, [path.join(ROOT, 'bin/webmoe.js'), 'eval', '--mode', 'decode', '--model', MODEL, '--calibration', out, '--text-file', path.join(MODEL, 'eval/heldout-slice.txt'),
       '--batch', '2', '--context', '4', '--steps', '2', '--segments', '2', '--policy', 'auto', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 280_000 });
     expect(e.status, e.stderr).toBe(0);
@@ -105,6 +121,8 @@ describe('the shipped calibration', () => {
     expect(cal.meta.command).toMatch(/webmoe calibrate/);
     expect(cal.alloc?.dloss.length).toBe(spec.layers);
     expect(cal.mass?.distinct?.length).toBe(spec.layers);
+    expect(cal.mass?.reroute).toBeDefined();
+    expect(cal.auto?.targets).toEqual(AUTO_TARGETS.map(Math.fround));
     for (const kind of ['cka', 'cosine', 'frobenius'] as const) expect(cal.similarity[kind]?.length).toBe(spec.layers);
     expect(readFileSync(f).byteLength).toBeLessThan(2_000_000);
   });

@@ -69,6 +69,33 @@ describe('normalizeConfig', () => {
     expect({ ...mx, raw: null }).toEqual({ ...mixtral, raw: null });
   });
 
+  // A config.json with only the sizes must mean what it means to transformers 5.18: its class defaults
+  // (printed from Qwen3MoeConfig() etc.: num_key_value_heads, rms_norm_eps, rope_parameters.rope_theta,
+  // max_position_embeddings, bos/eos_token_id, qkv_bias).
+  it("keys left out take transformers' defaults for the model type", () => {
+    const sizes = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 32, vocab_size: 100, intermediate_size: 32, moe_intermediate_size: 16, num_experts: 8, num_experts_per_tok: 2 };
+    const want: Record<string, Record<string, unknown>> = {
+      qwen3_moe: { numKvHeads: 4, rmsNormEps: 1e-6, rope: { type: 'default', theta: 10000 }, maxPositionEmbeddings: 32768, bosTokenId: null, eosTokenIds: [], attentionBias: false, qkvBias: false, normTopkProb: false, tieWordEmbeddings: false },
+      qwen2_moe: { numKvHeads: 16, rmsNormEps: 1e-6, rope: { type: 'default', theta: 10000 }, maxPositionEmbeddings: 32768, bosTokenId: null, eosTokenIds: [], attentionBias: false, qkvBias: true, normTopkProb: false, tieWordEmbeddings: false },
+      olmoe: { numKvHeads: 32, rmsNormEps: 1e-5, rope: { type: 'default', theta: 10000 }, maxPositionEmbeddings: 4096, bosTokenId: null, eosTokenIds: [50279], attentionBias: false, qkvBias: false, normTopkProb: false, clipQkv: null },
+      mixtral: { numKvHeads: 8, rmsNormEps: 1e-5, rope: { type: 'default', theta: 1e6 }, maxPositionEmbeddings: 131072, bosTokenId: 1, eosTokenIds: [2], attentionBias: false, qkvBias: false, normTopkProb: true, slidingWindow: null },
+      granitemoe: { numKvHeads: 32, rmsNormEps: 1e-6, rope: { type: 'default', theta: 10000 }, maxPositionEmbeddings: 2048, bosTokenId: 1, eosTokenIds: [2], attentionBias: false, qkvBias: false, embeddingMultiplier: 1, residualMultiplier: 1, attentionScale: 1, logitsScaling: 1 },
+    };
+    for (const [model_type, fields] of Object.entries(want)) {
+      const extra = model_type === 'qwen2_moe' ? { shared_expert_intermediate_size: 32 } : {};
+      expect(normalizeConfig({ model_type, ...sizes, ...extra }), model_type).toMatchObject(fields);
+    }
+    // explicit values win; an explicit null bos/eos means none (not the default)
+    const q2 = { model_type: 'qwen2_moe', ...sizes, shared_expert_intermediate_size: 32 };
+    expect(normalizeConfig({ ...q2, qkv_bias: false }).qkvBias).toBe(false);
+    // qwen2_moe has no attention_bias key: transformers ignores it (o_proj never has a bias)
+    expect(normalizeConfig({ ...q2, attention_bias: 'x' }).attentionBias).toBe(false);
+    const mx = { model_type: 'mixtral', ...sizes, num_local_experts: 8 };
+    expect(normalizeConfig({ ...mx, bos_token_id: null, eos_token_id: null })).toMatchObject({ bosTokenId: null, eosTokenIds: [] });
+    // mixtral reads `head_dim or hidden_size // heads`: 0 means derived
+    expect(normalizeConfig({ ...mx, head_dim: 0 }).headDim).toBe(2);
+  });
+
   it('exact errors', () => {
     const cases: [unknown, string][] = [
       [[1], 'config.json: expected a JSON object, got an array'],

@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { expectClose, randomArray, rng } from '../helpers/compare.ts';
 import { describeOpCases, type OpCase } from '../helpers/op-cases.ts';
-import { useGpu } from '../helpers/gpu.ts';
-import { createStorage, readBuffer } from '../../src/gpu/buffers.ts';
-import { runPass } from '../../src/gpu/dispatch.ts';
-import { createRope, encodeRope, encodeRopeKv } from '../../src/kernels/rope.ts';
+import { encodeRopeKv, ropeState } from '../../src/kernels/rope.ts';
 import { ropeKvRef } from '../../src/reference/rope_kv.ts';
-import { ropeRef, ropeTables, type RopeConfig } from '../../src/reference/rope.ts';
+import { ropeTables, type RopeConfig } from '../../src/reference/rope.ts';
 
 // inv_freq / attention_scaling from transformers' ROPE_INIT_FUNCTIONS (modeling_rope_utils.py) for
 // head_dim 64 (partial_rotary_factor 1) and 32 (factor 0.5), generated once with the Python package.
@@ -35,9 +32,85 @@ describe('rope tables match transformers', () => {
   });
 });
 
-describeOpCases('rope kernel vs reference', () => {
-  // [name, tokens, nHeads, nKvHeads, headDim, rotDim, rope, max position]
-  const shapes: [string, number, number, number, number, number, RopeConfig, number][] = [
+interface RopeKvCase {
+  name: string;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  rotDim: number;
+  rope: RopeConfig;
+  norm: 'none' | 'per_head' | 'full';
+  clip: number;
+  /** [sequence, position] per token; sequence s owns cache slots from seqStart[s]. */
+  tokens: [number, number][];
+  seqStart: number[];
+  maxSlots: number;
+  /** Magnitude of the q/k/v values. */
+  scale?: number;
+  /** [atol, rtol] of q and k; default 1e-5, 1e-4. */
+  tol?: [number, number];
+}
+
+/** One dispatch of the fused q/k norm + clamp + RoPE + KV write vs ropeKvRef (the composed references). */
+function ropeKvCase(c: RopeKvCase): OpCase {
+  const { nHeads, nKvHeads, headDim, rotDim, norm } = c;
+  const T = c.tokens.length;
+  const seqIds = Uint32Array.from(c.tokens.map((x) => x[0]));
+  const positions = Uint32Array.from(c.tokens.map((x) => x[1]));
+  const seqStart = Uint32Array.from(c.seqStart);
+  const kvRow = nKvHeads * headDim;
+  const row = (nHeads + 2 * nKvHeads) * headDim;
+  const nq = nHeads * headDim;
+  const qkv = randomArray(T * row, T + headDim, c.scale ?? 2);
+  const kCache = randomArray(c.maxSlots * kvRow, 5);
+  const vCache = randomArray(c.maxSlots * kvRow, 6);
+  const qNorm = norm === 'none' ? undefined : randomArray(norm === 'full' ? nq : headDim, 7);
+  const kNorm = norm === 'none' ? undefined : randomArray(norm === 'full' ? kvRow : headDim, 8);
+  const tables = ropeTables(c.rope, rotDim);
+  const aux = new Float32Array([...(qNorm ?? []), ...(kNorm ?? []), ...tables.invFreq]);
+  return {
+    name: c.name,
+    inputs: { seqIds, positions, seqStart, aux },
+    inout: { qkv, kCache, vCache },
+    encode: (g, pass, b) => encodeRopeKv(g, pass, {
+      rope: ropeState(tables, headDim, rotDim), qkv: b.qkv, kCache: b.kCache, vCache: b.vCache, seqIds: b.seqIds, positions: b.positions,
+      seqStart: b.seqStart, maxSlots: c.maxSlots, tokens: T, nHeads, nKvHeads, aux: b.aux, qNormOffset: 0, kNormOffset: qNorm?.length ?? 0,
+      freqOffset: (qNorm?.length ?? 0) + (kNorm?.length ?? 0), norm, eps: 1e-6, clip: c.clip,
+    }),
+    expected: () => {
+      const kc = Float32Array.from(kCache);
+      const vc = Float32Array.from(vCache);
+      const q = ropeKvRef({ qkv, kCache: kc, vCache: vc, seqIds, positions, seqStart, nHeads, nKvHeads, headDim, rotDim, tables, norm, qNorm, kNorm, eps: 1e-6, clip: c.clip });
+      // q rewritten in place; each row's k and v stay as they were (only the cache gets them)
+      const want = Float32Array.from(qkv);
+      for (let t = 0; t < T; t++) want.set(q.subarray(t * nq, (t + 1) * nq), t * row);
+      return { qkv: want, kCache: kc, vCache: vc };
+    },
+    // The shader reduces the f32 angle to [-pi, pi] itself; what is left is sin/cos error near 0. v is a copy: exact.
+    atol: { qkv: c.tol?.[0] ?? 1e-5, kCache: c.tol?.[0] ?? 1e-5, vCache: 0 },
+    rtol: { qkv: c.tol?.[1] ?? 1e-4, kCache: c.tol?.[1] ?? 1e-4, vCache: 0 },
+    check: (got) => {
+      for (let t = 0; t < T; t++) {
+        // exact: k and v of the row untouched, and (no norm, no clamp) the dims past the rotary ones
+        expect(got.qkv.subarray(t * row + nq, (t + 1) * row)).toEqual(qkv.subarray(t * row + nq, (t + 1) * row));
+        if (norm === 'none' && !c.clip) {
+          for (let h = 0; h < nHeads; h++) for (let i = rotDim; i < headDim; i++) expect(got.qkv[t * row + h * headDim + i]).toBe(qkv[t * row + h * headDim + i]);
+        }
+      }
+    },
+  };
+}
+
+const positionsUpTo = (n: number, maxPos: number, seed: number): [number, number][] => {
+  const r = rng(seed);
+  // distinct sequences (one cache slot each), position 0 first
+  return Array.from({ length: n }, (_, t) => [t, t === 0 ? 0 : Math.floor(r() * maxPos)] as [number, number]);
+};
+
+describeOpCases('fused norm + clamp + rope + KV write (encodeRopeKv) vs the composed references', () => {
+  const cases: RopeKvCase[] = [];
+  // RoPE alone (no norm, no clamp) under every table kind: [name, tokens, nHeads, nKvHeads, headDim, rotDim, rope, max position]
+  const ropes: [string, number, number, number, number, number, RopeConfig, number][] = [
     ['one token default', 1, 1, 1, 2, 2, { type: 'default', theta: 10000 }, 5],
     ['gqa default', 5, 4, 2, 64, 64, { type: 'default', theta: 1e6 }, 4000],
     ['partial rotary', 3, 3, 1, 32, 16, { type: 'default', theta: 10000 }, 100],
@@ -47,79 +120,18 @@ describeOpCases('rope kernel vs reference', () => {
     ['long context positions', 3, 2, 1, 16, 16, { type: 'default', theta: 10000 }, 120000],
     ['yarn partial', 3, 2, 2, 48, 24, CFGS.yarn_ms2, 500],
   ];
-  return shapes.map(([name, tokens, nHeads, nKvHeads, headDim, rotDim, rope, maxPos]): OpCase => {
-    const r = rng(tokens * 17 + headDim);
-    const positions = new Uint32Array(tokens);
-    for (let t = 0; t < tokens; t++) positions[t] = Math.floor(r() * maxPos);
-    positions[0] = 0;
-    const q = randomArray(tokens * nHeads * headDim, tokens + 1, 3);
-    const k = randomArray(tokens * nKvHeads * headDim, tokens + 2, 3);
-    const tables = ropeTables(rope, rotDim);
-    return {
-      name,
-      inputs: { positions },
-      inout: { q, k },
-      encode: (g, pass, b) => encodeRope(g, pass, { rope: createRope(g, tables, headDim, rotDim), q: b.q, k: b.k, positions: b.positions, tokens, nHeads, nKvHeads }),
-      // dims beyond rotDim are untouched: ropeRef copies them
-      expected: () => ({ q: ropeRef(q, tokens, nHeads, headDim, rotDim, positions, tables), k: ropeRef(k, tokens, nKvHeads, headDim, rotDim, positions, tables) }),
-      // The shader reduces the f32 angle to [-pi, pi] itself; what is left is sin/cos error near 0.
-      atol: 2e-5,
-      rtol: 1e-5,
-      check: (got) => {
-        for (let t = 0; t < tokens; t++) for (let i = rotDim; i < headDim; i++) expect(got.q[t * nHeads * headDim + i]).toBe(q[t * nHeads * headDim + i]);
-      },
-    };
-  });
-});
-
-describe('fused norm + clamp + rope + KV write (encodeRopeKv) vs the composed references', () => {
-  const gpu = useGpu();
-  // [name, nHeads, nKvHeads, headDim, rotDim, norm, clip, tokens as [seq, pos]]
-  const cases: [string, number, number, number, number, 'none' | 'per_head' | 'full', number, [number, number][]][] = [
-    ['qwen3: per-head norm, gqa', 4, 2, 16, 16, 'per_head', 0, [[0, 0], [1, 5], [1, 6], [2, 30]]],
-    ['olmoe: norm over all heads, clamp', 4, 4, 8, 8, 'full', 0.5, [[0, 3], [1, 0]]],
-    ['mixtral: no norm, partial rotary, clamp', 3, 1, 32, 16, 'none', 1.5, [[0, 7], [0, 8], [0, 9]]],
-    ['one head of 2, slot past the cache skipped', 1, 1, 2, 2, 'none', 0, [[0, 0], [1, 3]]],
-  ];
-  for (const [name, nHeads, nKvHeads, headDim, rotDim, norm, clip, toks] of cases) {
-    it(name, async () => {
-      const g = gpu();
-      const T = toks.length;
-      const seqIds = Uint32Array.from(toks.map((x) => x[0]));
-      const positions = Uint32Array.from(toks.map((x) => x[1]));
-      const seqStart = Uint32Array.from([0, 10, 40]);
-      const maxSlots = name.startsWith('one head') ? 12 : 80; // the second token's slot 13 is past the cache
-      const kvRow = nKvHeads * headDim;
-      const row = (nHeads + 2 * nKvHeads) * headDim;
-      const qkv = randomArray(T * row, T + headDim, 2);
-      const kCache = randomArray(maxSlots * kvRow, 5);
-      const vCache = randomArray(maxSlots * kvRow, 6);
-      const wq = norm === 'full' ? nHeads * headDim : headDim;
-      const wk = norm === 'full' ? nKvHeads * headDim : headDim;
-      const qNorm = norm === 'none' ? undefined : randomArray(wq, 7);
-      const kNorm = norm === 'none' ? undefined : randomArray(wk, 8);
-      const cfg: RopeConfig = { type: 'default', theta: 10000 };
-      const tables = ropeTables(cfg, rotDim);
-      const aux = new Float32Array([...(qNorm ?? []), ...(kNorm ?? []), ...tables.invFreq]);
-      const rope = createRope(g, ropeTables(cfg, rotDim), headDim, rotDim);
-      const b = (a: Float32Array | Uint32Array) => createStorage(g.device, a);
-      const [qkvB, kcB, vcB] = [b(qkv), b(kCache), b(vCache)];
-      await runPass(g, (pass) => encodeRopeKv(g, pass, {
-        rope, qkv: qkvB, kCache: kcB, vCache: vcB, seqIds: b(seqIds), positions: b(positions), seqStart: b(seqStart), maxSlots,
-        tokens: T, nHeads, nKvHeads, aux: b(aux), qNormOffset: 0, kNormOffset: qNorm?.length ?? 0, freqOffset: (qNorm?.length ?? 0) + (kNorm?.length ?? 0),
-        norm, eps: 1e-6, clip,
-      }));
-      const kc = Float32Array.from(kCache);
-      const vc = Float32Array.from(vCache);
-      const q = ropeKvRef({ qkv, kCache: kc, vCache: vc, seqIds, positions, seqStart, nHeads, nKvHeads, headDim, rotDim, tables, norm, qNorm, kNorm, eps: 1e-6, clip });
-      const out = new Float32Array(await readBuffer(g.device, qkvB, T * row * 4));
-      const gotQ = new Float32Array(T * nHeads * headDim);
-      for (let t = 0; t < T; t++) gotQ.set(out.subarray(t * row, t * row + nHeads * headDim), t * nHeads * headDim);
-      expectClose(gotQ, q, 1e-5, 1e-4, 'q');
-      // k and v of each row untouched in qkv (only the cache gets them)
-      for (let t = 0; t < T; t++) expect(out.subarray(t * row + nHeads * headDim, (t + 1) * row)).toEqual(qkv.subarray(t * row + nHeads * headDim, (t + 1) * row));
-      expectClose(new Float32Array(await readBuffer(g.device, kcB, kc.byteLength)), kc, 1e-5, 1e-4, 'k cache');
-      expect(new Float32Array(await readBuffer(g.device, vcB, vc.byteLength))).toEqual(vc);
-    });
+  for (const [name, tokens, nHeads, nKvHeads, headDim, rotDim, rope, maxPos] of ropes) {
+    const toks = positionsUpTo(tokens, maxPos, tokens * 17 + headDim);
+    cases.push({ name: `rope: ${name}`, nHeads, nKvHeads, headDim, rotDim, rope, norm: 'none', clip: 0, tokens: toks, seqStart: toks.map((_, i) => i), maxSlots: tokens, scale: 3, tol: [2e-5, 1e-5] });
   }
+  const dflt: RopeConfig = { type: 'default', theta: 10000 };
+  cases.push(
+    { name: 'qwen3: per-head norm, gqa', nHeads: 4, nKvHeads: 2, headDim: 16, rotDim: 16, rope: dflt, norm: 'per_head', clip: 0, tokens: [[0, 0], [1, 5], [1, 6], [2, 30]], seqStart: [0, 10, 40], maxSlots: 80 },
+    { name: 'olmoe: norm over all heads, clamp', nHeads: 4, nKvHeads: 4, headDim: 8, rotDim: 8, rope: dflt, norm: 'full', clip: 0.5, tokens: [[0, 3], [1, 0]], seqStart: [0, 10, 40], maxSlots: 80 },
+    { name: 'mixtral: no norm, partial rotary, clamp', nHeads: 3, nKvHeads: 1, headDim: 32, rotDim: 16, rope: dflt, norm: 'none', clip: 1.5, tokens: [[0, 7], [0, 8], [0, 9]], seqStart: [0, 10, 40], maxSlots: 80 },
+    // the second token's slot 13 is past the cache: it writes nothing there
+    { name: 'one head of 2, slot past the cache skipped', nHeads: 1, nKvHeads: 1, headDim: 2, rotDim: 2, rope: dflt, norm: 'none', clip: 0, tokens: [[0, 0], [1, 3]], seqStart: [0, 10, 40], maxSlots: 12 },
+    { name: 'large values, per-head norm, yarn', nHeads: 2, nKvHeads: 1, headDim: 32, rotDim: 32, rope: CFGS.yarn, norm: 'per_head', clip: 0, tokens: [[0, 1000], [1, 2]], seqStart: [0, 1], maxSlots: 2, scale: 1e4 },
+  );
+  return cases.map(ropeKvCase);
 });

@@ -52,6 +52,11 @@ describe('architecture specs', () => {
     expect(s.tensors.get('model.layers.0.self_attn.q_proj.bias')).toEqual([s.heads * s.headDim]);
     expect(s.tensors.has('model.layers.0.self_attn.o_proj.bias')).toBe(false);
     expect(s.tensors.get('model.layers.0.mlp.shared_expert_gate.weight')).toEqual([1, s.hidden]);
+    // the fixture's config.json (saved by transformers) has no qkv_bias key: its default true is what made
+    // those biases, and the conformance test checks the logits with them
+    expect('qkv_bias' in cfg('qwen2_moe')).toBe(false);
+    const nb = spec({ ...cfg('qwen2_moe'), qkv_bias: false });
+    expect(['q', 'k', 'v'].some((x) => nb.tensors.has(`model.layers.0.self_attn.${x}_proj.bias`))).toBe(false);
   });
 
   it('olmoe: qk-norm over the whole projection', () => {

@@ -1,11 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { randomArray } from '../helpers/compare.ts';
+import { f16BitsToF32, f32ToF16Bits, packF16 } from '../../src/quant/f16.ts';
 import {
-  bf16BitsToF32, bf16ToF32Array, f16BitsToF32, f16ToF32Array, f32ToBf16Bits, f32ToF16Bits, packF16, unpackF16,
-} from '../../src/quant/f16.ts';
-import {
-  dequantizeInt4, dequantizeInt8, packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, unpackF16Rows,
+  dequantizeInt4, dequantizeInt8, packF16Rows, padRowsF32, paddedCols, quantizeInt4, quantizeInt8, roundUp,
 } from '../../src/quant/pack.ts';
+import { bytesToF32 } from '../../src/format/dtype.ts';
+
+/** Inverse of packF16: `n` f32 values from packed f16 pairs. */
+function unpackF16(p: Uint32Array, n = p.length * 2): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = f16BitsToF32(i & 1 ? p[i >>> 1] >>> 16 : p[i >>> 1] & 0xffff);
+  return out;
+}
+
+/** Inverse of packF16Rows: [rows, cols] f32 (padding dropped). */
+function unpackF16Rows(p: Uint32Array, rows: number, cols: number, kPad = roundUp(cols, 8)): Float32Array {
+  const h = new Uint16Array(p.buffer, p.byteOffset, p.length * 2);
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = f16BitsToF32(h[r * kPad + c]);
+  return out;
+}
+
+const halfBytes = (words: number[]) => new Uint8Array(Uint16Array.from(words).buffer);
 
 describe('f16 conversion', () => {
   it('special values', () => {
@@ -47,8 +63,9 @@ describe('f16 conversion', () => {
       if (Number.isNaN(v)) continue;
       expect(f32ToF16Bits(v)).toBe(h);
     }
-    const raw = new Uint16Array([0x3c00, 0xc000, 0x0001]);
-    expect(Array.from(f16ToF32Array(raw))).toEqual([1, -2, 2 ** -24]);
+    // the load path's f16 decode (src/format/dtype.ts, a table of f16BitsToF32) over every bit pattern
+    const all = bytesToF32(halfBytes(Array.from({ length: 0x10000 }, (_, h) => h)), 'F16');
+    for (let h = 0; h < 0x10000; h++) expect(Object.is(all[h], Math.fround(f16BitsToF32(h))) || (Number.isNaN(all[h]) && Number.isNaN(f16BitsToF32(h)))).toBe(true);
   });
 
   it('relative error of f16 rounding is at most 2^-11 in the normal range', () => {
@@ -69,20 +86,13 @@ describe('f16 conversion', () => {
 });
 
 describe('bf16', () => {
-  it('widens exactly and rounds to nearest even', () => {
-    expect(bf16BitsToF32(0x3f80)).toBe(1);
-    expect(bf16BitsToF32(0xc000)).toBe(-2);
-    expect(bf16BitsToF32(0x7f80)).toBe(Infinity);
-    expect(bf16BitsToF32(0xff80)).toBe(-Infinity);
-    expect(bf16BitsToF32(0x7fc0)).toBeNaN();
-    expect(Object.is(bf16BitsToF32(0x8000), -0)).toBe(true);
-    expect(bf16BitsToF32(0x0001)).toBe(2 ** -133); // subnormal
-    expect(f32ToBf16Bits(1)).toBe(0x3f80);
-    expect(f32ToBf16Bits(1 + 2 ** -8)).toBe(0x3f80); // tie -> even
-    expect(f32ToBf16Bits(1 + 3 * 2 ** -8)).toBe(0x3f82);
-    expect(bf16BitsToF32(f32ToBf16Bits(NaN))).toBeNaN();
-    const raw = new Uint16Array([0x3f80, 0x4040, 0xbf00]);
-    expect(Array.from(bf16ToF32Array(raw))).toEqual([1, 3, -0.5]);
+  it('checkpoints widen exactly (the load path, src/format/dtype.ts)', () => {
+    const w = bytesToF32(halfBytes([0x3f80, 0xc000, 0x7f80, 0xff80, 0x7fc0, 0x8000, 0x0001, 0x4040, 0xbf00]), 'BF16');
+    expect(Array.from(w.subarray(0, 4))).toEqual([1, -2, Infinity, -Infinity]);
+    expect(w[4]).toBeNaN();
+    expect(Object.is(w[5], -0)).toBe(true);
+    expect(w[6]).toBe(2 ** -133); // subnormal
+    expect(Array.from(w.subarray(7))).toEqual([3, -0.5]);
   });
 });
 

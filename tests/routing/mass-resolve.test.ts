@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { massSelect, route, routerScores, selectionKeys } from '../../src/routing/policies.ts';
 import { NO_EXPERT, type Policy, type RouterConfig } from '../../src/routing/types.ts';
-import { PolicyError, autoCoverages, resolvePolicy, type ResolveContext } from '../../src/routing/resolve.ts';
+import { PolicyError, autoBudget, autoCoverages, resolvePolicy, type ResolveContext } from '../../src/routing/resolve.ts';
 import { parsePolicyString, PolicyParseError } from '../../src/routing/parse.ts';
 import { CalibrationMissingError, allocateBudget, decodeCalibration, encodeCalibration, type Calibration } from '../../src/routing/calibration.ts';
 import { fromArrayBuffer } from '../../src/format/bytes.ts';
@@ -139,6 +139,34 @@ describe('policy strings and resolution', () => {
     expect(autoCoverages(ctx(cal), 0.01)).toEqual([0.95, 1, 0.8]);
     expect(autoCoverages(ctx(cal), 0)).toEqual([1, 1, 1]);
     expect(resolvePolicy({ kind: 'auto', maxPerplexityRise: 0.01 }, ctx(cal))[2]).toMatchObject({ kind: 'mass', coverage: 0.8, reroute: 'similar', similarity: cal.similarity.cka![2] });
+  });
+  it('auto: budgets from the checked table, reroute from the calibration, noise never makes a lower coverage free', async () => {
+    const withTable: Calibration = {
+      ...cal, mass: { ...cal.mass!, reroute: 'refill' },
+      auto: { targets: [0.005, 0.01, 0.02], budgets: [0.002, 0.003, 0.012], measured: [0.004, 0.009, 0.018] },
+    };
+    // the table, linear between targets, proportional outside them; log(1 + r) without a table
+    expect(autoBudget(ctx(withTable), 0.01)).toBeCloseTo(0.003, 12);
+    expect(autoBudget(ctx(withTable), 0.015)).toBeCloseTo(0.0075, 12);
+    expect(autoBudget(ctx(withTable), 0.0025)).toBeCloseTo(0.001, 12);
+    expect(autoBudget(ctx(withTable), 0.04)).toBeCloseTo(0.024, 12);
+    expect(autoBudget(ctx(cal), 0.01)).toBeCloseTo(Math.log1p(0.01), 12);
+    // budget 0.003: layer 0 at 0.95 (0.002) is the only option that fits besides layer 2 at 0.9 (0.002) -> best gain
+    expect(autoCoverages(ctx(withTable), 0.01)).toEqual([1, 1, 0.9]);
+    const p = resolvePolicy({ kind: 'auto', maxPerplexityRise: 0.01 }, ctx(withTable));
+    expect(p[2]).toMatchObject({ kind: 'mass', coverage: 0.9, reroute: 'refill' });
+    expect(resolvePolicy({ kind: 'auto', maxPerplexityRise: 0.01, reroute: 'drop' }, ctx(withTable))[2]).toMatchObject({ reroute: 'drop' });
+    // a negative (noisy) rise at the lowest coverage costs what the higher coverage costs, not nothing
+    const noisy: Calibration = { ...cal, mass: { ...cal.mass!, dloss: [[0.002, 0.006, -0.01], [0, 0, 0], [0.001, 0.002, 0.004]] } };
+    expect(autoCoverages(ctx(noisy), 0.01, 0.005)).toEqual([1, 1, 0.8]);
+    expect(autoCoverages(ctx(noisy), 0.01, 0.011)).toEqual([0.8, 1, 0.8]);
+    // round trip of the table and the reroute
+    const back = await decodeCalibration(fromArrayBuffer(encodeCalibration(withTable), 'cal.safetensors'), { layers: 3, E });
+    expect(back.auto!.targets).toEqual([0.005, 0.01, 0.02].map((v) => Math.fround(v)));
+    expect(back.auto!.budgets[2]).toBeCloseTo(0.012, 7);
+    expect(back.mass!.reroute).toBe('refill');
+    const bad = { ...withTable, auto: { targets: [0.01, 0.005], budgets: [0, 0], measured: [0, 0] } };
+    await expect(decodeCalibration(fromArrayBuffer(encodeCalibration(bad), 'cal.safetensors'), { layers: 3, E })).rejects.toThrow(/cal.safetensors.*auto.targets must be positive and increasing/);
   });
   it('Alloc-L DP equals brute force', () => {
     const r = rng(3);
