@@ -1,6 +1,6 @@
 // `webmoe eval --mode mixed`: decode tokens and prompt chunks in the same steps (src/eval/mixed.ts), the
 // baseline and the policy under each scope ('all', 'decode', 'decode_union') on the same tokens.
-import type { WeightFormat } from '../kernels/matmul.ts';
+import type { WeightFormat } from '../quant/pack.ts';
 import type { Policy } from '../routing/types.ts';
 import { expertBytes } from '../eval/decode.ts';
 import { evalMixed, planMixed, scopeVariants, type MixedEvalResult } from '../eval/mixed.ts';
