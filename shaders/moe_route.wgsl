@@ -5,6 +5,9 @@
 // none of it. Writes ids/weights [T, kMax] (0xFFFFFFFF / 0 in unused slots) and the
 // number of distinct experts used into counters[counterIndex]. Semantics: src/routing/ (the reference).
 // Selection order: key desc, ties -> lower expert index; key = g (+ bias[e] when hasBias).
+// Token scope (src/routing/scope.ts): with scope != 0 only rows t with scratch[maskOff + t] != 0 are under
+// the policy (decode rows); the others (prompt chunks) get the baseline top-k and are left out of every
+// batch statistic; scope 2 also keeps their baseline experts in the batch set (chosen).
 
 struct Params {
   T: u32, E: u32, kMax: u32, kSel: u32,
@@ -14,7 +17,10 @@ struct Params {
   scale: f32, budget: u32, fraction: f32, tau: f32,   // budget 0xFFFFFFFF = none; fraction/tau <= 0 = none
   kAvg: f32, counterIndex: u32,
   reroute: u32,    // mass: 0 refill (top-k inside S), 1 drop (keep baseline experts in S), 2 similar
-  pad1: u32,
+  scope: u32,      // 0 every row under the policy, 1 masked rows only, 2 masked + union
+  maskOff: u32,    // word offset of the [T] row mask in scratch (scope != 0)
+  nPol: u32,       // rows under the policy (T when scope 0): Alloc-T's total
+  pad0: u32, pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
@@ -22,7 +28,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(4) var<storage, read_write> weights: array<f32>;
-@group(0) @binding(5) var<storage, read_write> scratch: array<u32>;   // [T]
+@group(0) @binding(5) var<storage, read_write> scratch: array<u32>;   // [2T], row mask at maskOff
 @group(0) @binding(6) var<storage, read_write> counters: array<u32>;
 @group(0) @binding(7) var<uniform> p: Params;
 #if MASS
@@ -37,6 +43,7 @@ var<workgroup> colsum: array<f32, MAXE>;
 var<workgroup> warm: array<atomic<u32>, MAXE>;
 var<workgroup> used: array<atomic<u32>, MAXE>;
 var<workgroup> chosen: array<u32, MAXE>;
+var<workgroup> extra: array<atomic<u32>, MAXE>;   // baseline experts of rows outside the policy (scope 2)
 var<workgroup> shared_b: u32;
 var<workgroup> shared_nwarm: u32;
 var<workgroup> shared_total: f32;
@@ -45,6 +52,11 @@ fn key(t: u32, e: u32) -> f32 {
   var s = g[t * p.E + e];
   if (p.hasBias != 0u) { s += bias[e]; }
   return s;
+}
+
+// Row t is under the policy.
+fn in_pol(t: u32) -> bool {
+  return p.scope == 0u || scratch[p.maskOff + t] != 0u;
 }
 
 // (ka, a) strictly before (kb, b) in the selection order.
@@ -115,6 +127,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     atomicStore(&warm[e], 0u);
     atomicStore(&used[e], 0u);
     chosen[e] = 0u;
+    atomicStore(&extra[e], 0u);
   }
   workgroupBarrier();
 
@@ -125,6 +138,10 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     for (var t = lid; t < p.T; t += WG) {
       let n = topk_token(t, p.kSel, false);
       scratch[t] = n;
+      if (!in_pol(t)) {
+        for (var j = 0u; j < n; j++) { atomicStore(&extra[ids[t * p.kMax + j]], 1u); }
+        continue;
+      }
       if (n > 0u) { atomicStore(&warm[ids[t * p.kMax]], 1u); }
       for (var j = 0u; j < n; j++) { atomicStore(&used[ids[t * p.kMax + j]], 1u); }
     }
@@ -136,6 +153,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     for (var e = lid; e < p.E; e += WG) {
       var s = 0.0;
       for (var t = 0u; t < p.T; t++) {
+        if (!in_pol(t)) { continue; }
 #if MASS
         if (p.policy == 3u) {
           var inTop = false;
@@ -184,6 +202,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       }
       var ok = inPool && rank < shared_b;
       if (p.tau > 0.0 && rank >= shared_nwarm && massBefore >= p.tau * shared_total) { ok = false; }
+      if (p.scope == 2u && atomicLoad(&extra[e]) != 0u) { ok = true; }
       chosen[e] = select(0u, 1u, ok);
     }
   }
@@ -192,13 +211,14 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   workgroupBarrier();
 
   if (p.policy == 0u) {
-    for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, false)); }
+    for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, select(p.kMax, p.kSel, in_pol(t)), false)); }
   } else if (p.policy == 1u || (p.policy == 3u && p.reroute == 0u)) {
-    for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, true)); }
+    for (var t = lid; t < p.T; t += WG) { finish_token(t, topk_token(t, p.kSel, in_pol(t))); }
 #if MASS
   } else if (p.policy == 3u && p.reroute == 1u) {
     // drop: the token's baseline experts that are in S, in order; none left -> top-k inside S.
     for (var t = lid; t < p.T; t += WG) {
+      if (!in_pol(t)) { finish_token(t, scratch[t]); continue; }
       let o = t * p.kMax;
       var n = 0u;
       for (var j = 0u; j < scratch[t]; j++) {
@@ -214,6 +234,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     for (var t = lid; t < p.T; t += WG) {
       let o = t * p.kMax;
       finish_token(t, scratch[t]);
+      if (!in_pol(t)) { continue; }
       for (var j = 0u; j < scratch[t]; j++) {
         let e = ids[o + j];
         if (chosen[e] != 0u) { continue; }
@@ -245,14 +266,16 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   if (p.policy == 2u) {
     // Alloc-T: slot 0 always kept; candidate (t, j>=1) kept when its rank among all such candidates
     // (key desc, token asc, slot asc) is < M = round(kAvg*T) - T. Kept candidates form a prefix per token.
-    let M = u32(max(0.0, floor(p.kAvg * f32(p.T) + 0.5) - f32(p.T)));
+    let M = u32(max(0.0, floor(p.kAvg * f32(p.nPol) + 0.5) - f32(p.nPol)));
     for (var t = lid; t < p.T; t += WG) {
       let nt = scratch[t];
       var n = min(1u, nt);
-      for (var j = 1u; j < nt; j++) {
+      if (!in_pol(t)) { n = nt; }
+      for (var j = 1u; j < nt && in_pol(t); j++) {
         let s = key(t, ids[t * p.kMax + j]);
         var rank = 0u;
         for (var u = 0u; u < p.T; u++) {
+          if (!in_pol(u)) { continue; }
           let nu = scratch[u];
           for (var i = 1u; i < nu; i++) {
             let su = key(u, ids[u * p.kMax + i]);

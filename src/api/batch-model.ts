@@ -55,7 +55,7 @@ export class MoeBatchModel implements BatchModel {
     let r;
     try {
       r = await this.model.forward({
-        seqs: items.map((it) => ({ id: it.seq, tokens: it.tokens })),
+        seqs: items.map((it) => ({ id: it.seq, tokens: it.tokens, prefill: it.prefill })),
         logits: sampled ? 'last' : 'none',
         policy,
       });

@@ -36,6 +36,9 @@ export const USAGE = `usage:
   webmoe eval     [--model DIR] --text-file F [--batch B] [--json]          (--mode prefill, the default: the training protocol)
   webmoe eval     --mode decode --batch B --policy P --text-file F [--context C] [--steps N] [--segments S]
                   [--compare baseline] [--backend webgpu|reference] [--json]   (lockstep decode, see README)
+  webmoe eval     --mode mixed --batch B --policy P --text-file F [--context C] [--steps N] [--prompt TOKENS]
+                  [--chunk TOKENS] [--arrivals A] [--after M] [--groups G] [--backend webgpu|reference] [--json]
+                  (decode tokens and prompt chunks in the same steps: the baseline and P under each scope)
   webmoe calibrate [--model DIR] --text-file TRAINING_TEXT [--out FILE] [--tokens N] [--batch B] [--context C]
                   [--steps N] [--segments S] [--backend reference|webgpu] [--alloc-levels 1,2,3] [--mass-levels 0.95,0.9]
 common: --weight-format f32|f16|int8|int4 (default f32)
@@ -155,6 +158,10 @@ export async function main(argv: string[]): Promise<number> {
       tokens: { type: 'string' },
       'alloc-levels': { type: 'string' },
       'mass-levels': { type: 'string' },
+      chunk: { type: 'string' },
+      arrivals: { type: 'string' },
+      after: { type: 'string' },
+      groups: { type: 'string' },
     },
   });
   const dir = o.model !== undefined ? path.resolve(o.model) : defaultModelDir();
@@ -206,10 +213,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (cmd === 'eval' && o.mode === 'mixed') return (await import('./eval-mixed.ts')).evalMixedCommand(o, dir, wf, policy);
   if (cmd === 'eval' && (o.mode ?? 'prefill') === 'decode') return (await import('./eval-decode.ts')).evalDecodeCommand(o, dir, wf, policy);
   if (cmd === 'calibrate') return (await import('./calibrate.ts')).calibrateCommand(o, dir, wf);
   if (cmd === 'eval') {
-    if (o.mode !== undefined && o.mode !== 'prefill') throw new UsageError(`--mode must be prefill (default: the training protocol) or decode`);
+    if (o.mode !== undefined && o.mode !== 'prefill') throw new UsageError(`--mode must be prefill (default: the training protocol), decode or mixed`);
     if (!o['text-file']) throw new UsageError('--text-file is required');
     const batch = num(o.batch, 4, '--batch', 1);
     const text = readFileSync(o['text-file'], 'utf8');

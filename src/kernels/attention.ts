@@ -1,5 +1,5 @@
-// KV-cache write and causal GQA attention for mixed prefill/decode batches
-// (see shaders/attention.wgsl and shaders/attention_kv_write.wgsl).
+// Causal GQA attention for mixed prefill/decode batches (see shaders/attention.wgsl); the step's k and v
+// reach the cache in the fused RoPE dispatch (kernels/rope.ts encodeRopeKv).
 //
 // Per layer: kCache, vCache f32 [maxSlots, nKvHeads, headDim]; sequence s owns the contiguous slots
 // seqStart[s] .. seqStart[s] + capacity - 1, and the token at position p of s lives in slot seqStart[s] + p.
@@ -8,7 +8,7 @@ import type { Gpu } from '../gpu/context.ts';
 import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import { kernelStyle, type KernelStyle } from './variants.ts';
 
-/** Token -> (sequence, position) metadata shared by encodeKvWrite and encodeAttention (and RoPE's positions). */
+/** Token -> (sequence, position) metadata shared by encodeAttention and encodeRopeKv. */
 export interface BatchMeta {
   /** u32 [T]: sequence index of each token (indexes seqStart). */
   seqIds: GPUBuffer;
@@ -16,33 +16,6 @@ export interface BatchMeta {
   positions: GPUBuffer;
   /** u32 [nSeqs]: first cache slot of each sequence. */
   seqStart: GPUBuffer;
-}
-
-export interface KvWriteArgs extends BatchMeta {
-  /** New keys/values f32: row t (nKvHeads*headDim values) at element t*kStride + kOffset (v likewise). */
-  k: GPUBuffer;
-  v: GPUBuffer;
-  kCache: GPUBuffer;
-  vCache: GPUBuffer;
-  tokens: number;
-  nKvHeads: number;
-  headDim: number;
-  /** Cache capacity in slots; writes to slots >= maxSlots are dropped. */
-  maxSlots: number;
-  kStride?: number;
-  kOffset?: number;
-  vStride?: number;
-  vOffset?: number;
-}
-
-/** Copy k/v rows of `tokens` tokens into cache slot seqStart[seqIds[t]] + positions[t]. */
-export function encodeKvWrite(gpu: Gpu, pass: GPUComputePassEncoder, a: KvWriteArgs): void {
-  const kvRow = a.nKvHeads * a.headDim;
-  const params = gpu.uniform([
-    a.tokens, kvRow, a.maxSlots, a.kStride ?? kvRow, a.kOffset ?? 0, a.vStride ?? kvRow, a.vOffset ?? 0, 0,
-  ]);
-  dispatch(gpu, pass, { shader: 'attention_kv_write', constants: { WG: 256 } },
-    [a.k, a.v, a.kCache, a.vCache, a.seqIds, a.positions, a.seqStart, params], grid1d(gpu, Math.ceil((a.tokens * kvRow) / 256)));
 }
 
 export interface AttentionArgs extends BatchMeta {

@@ -8,7 +8,8 @@ import { dispatch, grid1d } from '../gpu/dispatch.ts';
 import { paddedCols, weightFormatDefines, type WeightFormat } from '../quant/pack.ts';
 import type { RouterMode } from '../routing/types.ts';
 import { kernelStyle } from './variants.ts';
-import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, type GpuPolicy } from './moe_router.ts';
+import { MOE_MAX_EXPERTS, MOE_MAX_K, encodeMoeRoute, encodeMoeScores, type GpuPolicy, type GpuTokenScope } from './moe_router.ts';
+import type { TokenScope } from '../routing/scope.ts';
 
 /** Tokens per FFN workgroup (TILE in shaders/moe_ffn.wgsl). */
 export const MOE_TILE = 8;
@@ -38,7 +39,8 @@ export interface MoeWorkspaceSpec {
  * - scores     f32 [T, E]        router scores
  * - ids        u32 [T, k]        expert per (token, slot), 0xFFFFFFFF unused
  * - weights    f32 [T, k]        gate weight per (token, slot), 0 unused
- * - routeScratch u32 [2T]
+ * - routeScratch u32 [3T]        policy scratch [0, 2T), the step's row mask of a token scope at
+ *                                word maskOffset = 2T (written by writeRouteMask, read by every layer)
  * - ecount     u32 [2E]          counts [0, E), exclusive offsets [E, 2E)
  * - list       vec2<u32> [T*k]   (slot = t*k + j, bitcast f32 weight), grouped by expert, token order
  * - tiles      vec4<u32> [maxTiles] (expert, list start, count <= MOE_TILE, 0) per FFN workgroup
@@ -57,6 +59,8 @@ export interface MoeWorkspace {
   ids: GPUBuffer;
   weights: GPUBuffer;
   routeScratch: GPUBuffer;
+  /** Word offset of the row mask inside routeScratch (2 * maxTokens). */
+  maskOffset: number;
   ecount: GPUBuffer;
   list: GPUBuffer;
   tiles: GPUBuffer;
@@ -84,7 +88,8 @@ export function createMoeWorkspace(gpu: Gpu, s: MoeWorkspaceSpec): MoeWorkspace 
     scores: b(T * s.E * 4, 'scores'),
     ids: b(T * s.k * 4, 'ids'),
     weights: b(T * s.k * 4, 'weights'),
-    routeScratch: b(2 * T * 4, 'routeScratch'),
+    routeScratch: b(3 * T * 4, 'routeScratch'),
+    maskOffset: 2 * T,
     ecount: b(2 * s.E * 4, 'ecount'),
     list: b(T * s.k * 8, 'list'),
     tiles: b(maxTiles * 16, 'tiles'),
@@ -99,6 +104,14 @@ export function createMoeWorkspace(gpu: Gpu, s: MoeWorkspaceSpec): MoeWorkspace 
       for (const v of Object.values(ws)) if (v && typeof v === 'object' && 'destroy' in v) (v as GPUBuffer).destroy();
     },
   };
+}
+
+/** Queue a step's row mask (src/routing/scope.ts) into the workspace; the step's layers then take the result. */
+export function writeRouteMask(gpu: Gpu, ws: MoeWorkspace, scope: TokenScope): GpuTokenScope {
+  const T = scope.policy.length;
+  if (T > ws.spec.maxTokens) throw new Error(`webmoe: MoE workspace holds ${ws.spec.maxTokens} tokens, got a row mask of ${T}`);
+  gpu.device.queue.writeBuffer(ws.routeScratch, ws.maskOffset * 4, Uint32Array.from(scope.policy));
+  return { maskOffset: ws.maskOffset, count: scope.count, union: scope.union };
 }
 
 export interface MoeListsArgs {
@@ -248,6 +261,8 @@ export interface MoeLayerArgs {
   scale?: number;
   expertBias?: GPUBuffer;
   policy: GpuPolicy;
+  /** The step's rows outside the policy (writeRouteMask); default none. */
+  scope?: GpuTokenScope | null;
   /** Where the distinct-experts count goes (default ws.counters[0]); e.g. one word per layer. */
   counters?: GPUBuffer;
   counterIndex?: number;
@@ -262,7 +277,7 @@ export function encodeMoeLayer(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeLaye
   encodeMoeRoute(gpu, pass, {
     logits: a.logits, scores: ws.scores, expertBias: a.expertBias, ids: ws.ids, weights: ws.weights, scratch: ws.routeScratch,
     counters: a.counters ?? ws.counters, counterIndex: a.counters ? (a.counterIndex ?? 0) : 0,
-    T, E, kMax: k, mode: a.mode, normTopk: a.normTopk, scale: a.scale, policy: a.policy,
+    T, E, kMax: k, mode: a.mode, normTopk: a.normTopk, scale: a.scale, policy: a.policy, scope: a.scope,
   });
   encodeMoeLists(gpu, pass, { ids: ws.ids, weights: ws.weights, ecount: ws.ecount, list: ws.list, tiles: ws.tiles, meta: ws.meta, T, E, kMax: k, H, I });
   const chunks = a.chunks ?? [{ eBase: 0, eEnd: E, gateUp: a.gateUp!, down: a.down!, gateUpScales: a.gateUpScales, downScales: a.downScales }];

@@ -42,6 +42,18 @@ export type GpuPolicy =
 
 const REROUTE: Record<Reroute, number> = { refill: 0, drop: 1, similar: 2 };
 
+/**
+ * Rows of a step outside the policy (src/routing/scope.ts TokenScope, on the GPU): the caller wrote the
+ * [T] u32 row mask (1 = under the policy) into the route scratch at word `maskOffset` before the step.
+ */
+export interface GpuTokenScope {
+  maskOffset: number;
+  /** Rows under the policy (mask ones). */
+  count: number;
+  /** The other rows' baseline experts count as kept ('decode_union'). */
+  union: boolean;
+}
+
 export interface MoeRouteArgs {
   /** [T, E] f32 logits (read in topk_softmax mode for the weights; always bound). */
   logits: GPUBuffer;
@@ -53,7 +65,7 @@ export interface MoeRouteArgs {
   ids: GPUBuffer;
   /** [T, kMax] f32 out: weights (0 in unused slots). */
   weights: GPUBuffer;
-  /** u32 scratch of at least 2*T words. */
+  /** u32 scratch of at least 2*T words (and the row mask at scope.maskOffset). */
   scratch: GPUBuffer;
   /** u32 buffer: counters[counterIndex] = number of distinct experts used. */
   counters: GPUBuffer;
@@ -67,14 +79,19 @@ export interface MoeRouteArgs {
   /** routed_scaling_factor (default 1). */
   scale?: number;
   policy: GpuPolicy;
+  /** Only the masked rows are under the policy (default: every row). */
+  scope?: GpuTokenScope | null;
 }
 
 /** Encode one routing policy: a single workgroup of 256 threads, no CPU read-back. */
 export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRouteArgs): void {
   if (a.E > MOE_MAX_EXPERTS || a.kMax > MOE_MAX_K) throw new Error(`webmoe: moe route supports E <= ${MOE_MAX_EXPERTS}, k <= ${MOE_MAX_K}`);
   let pol = a.policy;
-  // Small batches: XShare / Alloc-T fall back to the baseline below minTokens (host-side, T is known).
-  if ((pol.kind === 'xshare' || pol.kind === 'alloc_t' || pol.kind === 'mass') && a.T < (pol.minTokens ?? 0)) pol = { kind: 'baseline' };
+  const sc = pol.kind === 'baseline' ? null : (a.scope ?? null);
+  const nPol = sc ? sc.count : a.T;
+  // Small batches: XShare / Alloc-T fall back to the baseline below minTokens (host-side, the count is known).
+  if ((pol.kind === 'xshare' || pol.kind === 'alloc_t' || pol.kind === 'mass') && nPol < (pol.minTokens ?? 0)) pol = { kind: 'baseline' };
+  const scope = !sc || pol.kind === 'baseline' ? 0 : sc.union ? 2 : 1;
   const policy = pol.kind === 'xshare' ? 1 : pol.kind === 'alloc_t' ? 2 : pol.kind === 'mass' ? 3 : 0;
   const kSel = pol.kind === 'reduced_topk' ? Math.max(1, Math.min(a.kMax, pol.k)) : a.kMax;
   const budget = (pol.kind === 'xshare' || pol.kind === 'mass') && pol.budget !== undefined ? Math.max(1, Math.floor(pol.budget)) : 0xffffffff;
@@ -84,7 +101,7 @@ export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRout
   const reroute = pol.kind === 'mass' ? REROUTE[pol.reroute ?? 'similar'] : 0;
   if (pol.kind === 'mass' && reroute === REROUTE.similar && !pol.similarity) throw new Error("webmoe: mass policy with reroute 'similar' needs a similarity matrix");
   const words = [a.T, a.E, a.kMax, kSel, policy, MODE[a.mode], a.normTopk ? 1 : 0, a.expertBias ? 1 : 0,
-    a.scale ?? 1, budget, fraction, tau, kAvg, a.counterIndex ?? 0, reroute, 0];
+    a.scale ?? 1, budget, fraction, tau, kAvg, a.counterIndex ?? 0, reroute, scope, sc?.maskOffset ?? 0, nPol, 0, 0];
   const params = gpu.uniform(words, new Set([8, 10, 11, 12]));
   const bias = a.expertBias ?? a.scores; // unread when hasBias = 0
   const binds = [a.logits, a.scores, bias, a.ids, a.weights, a.scratch, a.counters, params];
@@ -92,7 +109,8 @@ export function encodeMoeRoute(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeRout
   dispatch(gpu, pass, { shader: 'moe_route', constants: { WG: 256 }, defines: pol.kind === 'mass' ? { MASS: true } : {} }, binds, [1, 1, 1]);
   if (pol.kind === 'sere') {
     encodeMoeSere(gpu, pass, { ids: a.ids, similarity: pol.similarity, counters: a.counters, counterIndex: a.counterIndex,
-      T: a.T, E: a.E, kMax: a.kMax, selectTopK: pol.selectTopK, threshold: pol.threshold });
+      T: a.T, E: a.E, kMax: a.kMax, selectTopK: pol.selectTopK, threshold: pol.threshold,
+      mask: scope ? { buffer: a.scratch, offset: sc!.maskOffset, union: sc!.union } : undefined });
   }
 }
 
@@ -110,12 +128,16 @@ export interface MoeSereArgs {
   selectTopK?: number;
   /** default 0.1; <= 0 always replaces. */
   threshold?: number;
+  /** Only rows with mask[offset + t] != 0 are re-routed (GpuTokenScope); union: the others' experts join P. */
+  mask?: { buffer: GPUBuffer; offset: number; union: boolean };
 }
 
 /** Encode SERE re-routing of baseline ids (weights untouched); rewrites the distinct counter. */
 export function encodeMoeSere(gpu: Gpu, pass: GPUComputePassEncoder, a: MoeSereArgs): void {
-  const params = gpu.uniform([a.T, a.E, a.kMax, a.selectTopK ?? 2, a.threshold ?? 0.1, a.counterIndex ?? 0, 0, 0], new Set([4]));
-  dispatch(gpu, pass, { shader: 'moe_sere', constants: { WG: 256 } }, [a.ids, a.similarity, a.counters, params], [1, 1, 1]);
+  const m = a.mask;
+  const params = gpu.uniform([a.T, a.E, a.kMax, a.selectTopK ?? 2, a.threshold ?? 0.1, a.counterIndex ?? 0, m ? (m.union ? 2 : 1) : 0, m?.offset ?? 0], new Set([4]));
+  // unread unless a mask is given
+  dispatch(gpu, pass, { shader: 'moe_sere', constants: { WG: 256 } }, [a.ids, a.similarity, a.counters, params, m?.buffer ?? a.similarity], [1, 1, 1]);
 }
 
 /** u32 words of routing statistics per layer in the step read-back (see shaders/moe_route_stats.wgsl). */

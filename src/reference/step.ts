@@ -9,6 +9,7 @@
 import type { MoeModelSpec } from '../models/spec.ts';
 import { route, routeStats } from '../routing/policies.ts';
 import { resolvePolicy } from '../routing/resolve.ts';
+import { tokenScope } from '../routing/scope.ts';
 import type { Calibration } from '../routing/calibration.ts';
 import { NO_EXPERT, type Policy, type PolicyConfig } from '../routing/types.ts';
 import type { ForwardRequest, ForwardResult, LayerRouting } from '../runtime/model.ts';
@@ -107,7 +108,9 @@ export class ReferenceStepModel {
     const W = this.W;
     const { hidden: H, heads: nh, kvHeads: nkv, headDim: hd, eps, vocabSize: V } = spec;
     const mode = req.logits ?? 'last';
-    const pol = this.resolve(req.policy ?? this.policy);
+    const policy = req.policy ?? this.policy;
+    const pol = this.resolve(policy);
+    const scope = tokenScope(req.seqs, policy);
     const tokens: number[] = [];
     const seqIds: number[] = [];
     const positions: number[] = [];
@@ -159,7 +162,7 @@ export class ReferenceStepModel {
       this.onMoeInput?.(l, h2, T);
       const E = spec.numExperts;
       const logits = matmulRef(h2, L.router!, T, E, H);
-      const r = route(logits, T, E, spec.topK, pol[l] ?? { kind: 'baseline' }, spec.router);
+      const r = route(logits, T, E, spec.topK, pol[l] ?? { kind: 'baseline' }, spec.router, scope);
       const st = routeStats(logits, T, E, spec.topK, r.ids, spec.router);
       routing.push({ experts: st.experts, baselineExperts: st.baselineExperts, massKept: st.massBaseline > 0 ? st.massKept / st.massBaseline : 1, massKeptSum: st.massKept, massBaselineSum: st.massBaseline });
       distinctExperts.push(r.distinct);

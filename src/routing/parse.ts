@@ -3,6 +3,7 @@
 //   xshare:budget=12 | xshare:coverage=0.9 | sere | sere:select=1,threshold=0,sim=cosine | alloc:2.5
 //   alloc:3,tokens=1 | alloc_t:2 | mass:0.9 | mass:coverage=0.9,reroute=refill | auto | auto:0.02
 //   '{"kind":"mass","coverage":[0.9,0.95,0.9,0.9]}'
+//   any kind: ,scope=all|decode|decode_union (which rows of a mixed step the policy covers)
 import type { Policy } from './types.ts';
 
 /** The key a bare value sets, per kind. */
@@ -10,7 +11,7 @@ const PRIMARY: Record<string, string> = {
   reduced_topk: 'k', xshare: 'fraction', alloc: 'k', alloc_t: 'k', mass: 'coverage', auto: 'maxPerplexityRise', sere: 'selectTopK',
 };
 const ALIASES: Record<string, string> = { select: 'selectTopK', sim: 'similarity', rise: 'maxPerplexityRise', min: 'minTokens' };
-const STRINGS = new Set(['reroute', 'similarity']);
+const STRINGS = new Set(['reroute', 'similarity', 'scope']);
 const BOOLS = new Set(['tokens']);
 
 export class PolicyParseError extends Error {}

@@ -1,6 +1,7 @@
 // Pure-TS references of every routing policy (see shared/notes/papers.md). One entry point: route().
 import { NO_EXPERT, type MassPolicyConfig, type PolicyConfig, type RouteResult, type RouterConfig, type XShareBudget } from './types.ts';
 import { countDistinct, routerScores, selectionKeys, topkToken, writeToken } from './scores.ts';
+import type { TokenScope } from './scope.ts';
 
 interface Ctx {
   logits: Float32Array;
@@ -10,6 +11,14 @@ interface Ctx {
   E: number;
   k: number;
   router: RouterConfig;
+  /** [E] experts already read by the step's other rows (scope 'decode_union'): kept in every batch set. */
+  extra: Uint8Array | null;
+}
+
+/** chosen |= extra (in place). */
+function withExtra(chosen: Uint8Array, extra: Uint8Array | null): Uint8Array {
+  if (extra) for (let e = 0; e < chosen.length; e++) chosen[e] |= extra[e];
+  return chosen;
 }
 
 function result(ctx: Ctx, perToken: number[][], kMax = ctx.k): RouteResult {
@@ -127,7 +136,8 @@ function mostSimilar(sim: Float32Array, E: number, e: number, chosen: Uint8Array
 
 function mass(ctx: Ctx, p: MassPolicyConfig): RouteResult {
   const { T, E, k } = ctx;
-  const { chosen, top } = massSelect(ctx.g, ctx.key, T, E, k, p.coverage, p.budget);
+  const { chosen: set, top } = massSelect(ctx.g, ctx.key, T, E, k, p.coverage, p.budget);
+  const chosen = withExtra(set, ctx.extra);
   const reroute = p.reroute ?? 'similar';
   if (reroute === 'refill') return result(ctx, perTokenTopk(ctx, k, chosen));
   if (reroute === 'drop') {
@@ -149,7 +159,7 @@ function mass(ctx: Ctx, p: MassPolicyConfig): RouteResult {
  * (ties -> lower index) unless threshold > 0 and that similarity < threshold. Weights are unchanged;
  * duplicate ids may appear.
  */
-function sere(base: RouteResult, E: number, sim: Float32Array, S: number, threshold: number): RouteResult {
+function sere(base: RouteResult, E: number, sim: Float32Array, S: number, threshold: number, extra: Uint8Array | null = null): RouteResult {
   const { kMax } = base;
   const T = base.ids.length / kMax;
   const ids = base.ids.slice();
@@ -161,6 +171,10 @@ function sere(base: RouteResult, E: number, sim: Float32Array, S: number, thresh
       inP[e] = 1;
       primary.push(e);
     }
+  }
+  if (extra) for (let e = 0; e < E; e++) if (extra[e] && !inP[e]) {
+    inP[e] = 1;
+    primary.push(e);
   }
   primary.sort((a, b) => a - b);
   for (let t = 0; t < T; t++) for (let j = S; j < kMax; j++) {
@@ -192,9 +206,45 @@ function allocT(ctx: Ctx, kAvg: number): number[][] {
 }
 
 /** Route a batch: logits [T, E] -> ids/weights [T, k] (NO_EXPERT / 0 in unused slots) and distinct count. */
-export function route(logits: Float32Array, T: number, E: number, k: number, policy: PolicyConfig, router: RouterConfig): RouteResult {
+export function route(logits: Float32Array, T: number, E: number, k: number, policy: PolicyConfig, router: RouterConfig, scope: TokenScope | null = null): RouteResult {
+  if (scope && policy.kind !== 'baseline') return routeScoped(logits, T, E, k, policy, router, scope);
+  return routeRows(logits, T, E, k, policy, router, null);
+}
+
+/**
+ * A step with prompt-chunk rows outside the policy (src/routing/scope.ts): those rows get the baseline
+ * top-k; the policy runs on the other rows as if they were the whole step (its batch statistics, budget,
+ * minTokens and Alloc-T total see only them), with the prompt rows' baseline experts kept when scope.union.
+ */
+function routeScoped(logits: Float32Array, T: number, E: number, k: number, policy: PolicyConfig, router: RouterConfig, scope: TokenScope): RouteResult {
+  if (scope.policy.length !== T) throw new Error(`webmoe: token scope has ${scope.policy.length} rows, the step ${T}`);
+  const base = routeRows(logits, T, E, k, { kind: 'baseline' }, router, null);
+  const rows: number[] = [];
+  for (let t = 0; t < T; t++) if (scope.policy[t]) rows.push(t);
+  if (rows.length === 0) return base;
+  let extra: Uint8Array | null = null;
+  if (scope.union) {
+    extra = new Uint8Array(E);
+    for (let t = 0; t < T; t++) if (!scope.policy[t]) for (let j = 0; j < k; j++) {
+      const e = base.ids[t * k + j];
+      if (e !== NO_EXPERT) extra[e] = 1;
+    }
+  }
+  const sub = new Float32Array(rows.length * E);
+  rows.forEach((t, i) => sub.set(logits.subarray(t * E, (t + 1) * E), i * E));
+  const r = routeRows(sub, rows.length, E, k, policy, router, extra);
+  const ids = base.ids;
+  const weights = base.weights;
+  rows.forEach((t, i) => {
+    ids.set(r.ids.subarray(i * k, (i + 1) * k), t * k);
+    weights.set(r.weights.subarray(i * k, (i + 1) * k), t * k);
+  });
+  return { ids, weights, distinct: countDistinct(ids), kMax: k };
+}
+
+function routeRows(logits: Float32Array, T: number, E: number, k: number, policy: PolicyConfig, router: RouterConfig, extra: Uint8Array | null): RouteResult {
   const g = routerScores(logits, T, E, router.mode);
-  const ctx: Ctx = { logits, g, key: selectionKeys(g, T, E, router), T, E, k, router };
+  const ctx: Ctx = { logits, g, key: selectionKeys(g, T, E, router), T, E, k, router, extra };
   if ((policy.kind === 'xshare' || policy.kind === 'alloc_t' || policy.kind === 'mass') && T < (policy.minTokens ?? 0)) policy = { kind: 'baseline' };
   switch (policy.kind) {
     case 'baseline':
@@ -203,14 +253,14 @@ export function route(logits: Float32Array, T: number, E: number, k: number, pol
       return result(ctx, perTokenTopk(ctx, Math.max(1, Math.min(k, policy.k))));
     case 'xshare': {
       const sel = xshareSelect(g, ctx.key, T, E, k, policy);
-      return result(ctx, perTokenTopk(ctx, k, sel.chosen));
+      return result(ctx, perTokenTopk(ctx, k, withExtra(sel.chosen, extra)));
     }
     case 'alloc_t':
       return result(ctx, allocT(ctx, policy.k));
     case 'mass':
       return mass(ctx, policy);
     case 'sere':
-      return sere(result(ctx, perTokenTopk(ctx, k)), E, policy.similarity, policy.selectTopK ?? 2, policy.threshold ?? 0.1);
+      return sere(result(ctx, perTokenTopk(ctx, k)), E, policy.similarity, policy.selectTopK ?? 2, policy.threshold ?? 0.1, extra);
   }
 }
 

@@ -1,7 +1,7 @@
 // From the user's JSON `Policy` to what each MoE layer runs (PolicyConfig), with the calibration where the
 // policy needs it. Every check of a policy's fields lives here (CLI, Worker and API input all pass it).
 import { allocateBudget, CalibrationMissingError, type Calibration } from './calibration.ts';
-import type { MassPolicyConfig, PerLayer, Policy, PolicyConfig, Reroute, SimilarityKind } from './types.ts';
+import type { MassPolicyConfig, PerLayer, Policy, PolicyConfig, PolicyScope, Reroute, SimilarityKind } from './types.ts';
 
 export interface ResolveContext {
   /** All layers; isMoe[l] false for dense layers (they get no routing). */
@@ -40,6 +40,21 @@ const minTokensOf = (p: Policy): number | undefined => {
   if (typeof m !== 'number' || !Number.isInteger(m) || m < 0) throw new PolicyError(p, `minTokens = ${JSON.stringify(m)}: expected an integer >= 0`);
   return m;
 };
+
+const SCOPES: PolicyScope[] = ['all', 'decode', 'decode_union'];
+/**
+ * The scope of a policy that does not name one: decode tokens only, the prompt chunks' experts kept. Decided
+ * by measurement (docs/results/mixed-steps.md; the reason in docs/ARCHITECTURE.md, "Mixed steps").
+ */
+export const DEFAULT_POLICY_SCOPE: PolicyScope = 'decode_union';
+
+/** Which tokens of a mixed step `p` covers (see PolicyScope); checked like every other field. */
+export function policyScopeOf(p: Policy): PolicyScope {
+  const s = (p as { scope?: unknown }).scope;
+  if (s === undefined) return DEFAULT_POLICY_SCOPE;
+  if (typeof s !== 'string' || !SCOPES.includes(s as PolicyScope)) throw new PolicyError(p, `scope = ${JSON.stringify(s)}: expected one of ${SCOPES.join(', ')}`);
+  return s as PolicyScope;
+}
 
 function similarityOf(p: Policy, kind: SimilarityKind | undefined, ctx: ResolveContext): (l: number) => Float32Array {
   const cal = ctx.calibration;
@@ -151,6 +166,7 @@ export function resolvePolicy(policy: Policy, ctx: ResolveContext): (PolicyConfi
   }
   const L = ctx.isMoe.length;
   const minTokens = minTokensOf(p);
+  policyScopeOf(p); // checked here with the other fields; applied per step (src/routing/scope.ts)
   const layer = (f: (l: number) => PolicyConfig): (PolicyConfig | null)[] => ctx.isMoe.map((m, l) => (m ? f(l) : null));
   const pos = (x: number) => Number.isFinite(x) && x > 0;
   const unit = (x: number) => Number.isFinite(x) && x > 0 && x <= 1;

@@ -93,8 +93,25 @@ export type SimilarityKind = 'cka' | 'cosine' | 'frobenius';
  * - auto: the mass policy with per-layer coverages chosen from the calibration's measured sensitivity so
  *   that the predicted held-out perplexity rise stays <= maxPerplexityRise (e.g. 0.01) (calibrated).
  * minTokens: steps with fewer tokens than this use the baseline.
+ * scope: which tokens of a mixed step (prompt chunks and decode tokens) the policy covers (PolicyScope).
  */
-export type Policy =
+export type Policy = PolicyKinds & { scope?: PolicyScope };
+
+/**
+ * Which tokens of a step a policy covers (src/routing/scope.ts). A prompt chunk is an item the caller marks
+ * `prefill: true` (the scheduler marks every prompt chunk, however short); every other item is decode.
+ * - 'all': every token of the step, prompt chunks included.
+ * - 'decode': only decode tokens; prompt-chunk tokens get the baseline top-k and take no part in the
+ *   batch statistics (set, budget, minTokens, Alloc-T's total).
+ * - 'decode_union': as 'decode', and the experts the prompt chunks' baseline reads anyway count as kept
+ *   for the decode tokens (xshare, mass and sere add them to the kept set; per-token policies, reduced_topk
+ *   and alloc_t, have no set and behave as 'decode').
+ * Steps with no prompt chunk route exactly alike under all three. Default 'decode_union'
+ * (DEFAULT_POLICY_SCOPE in resolve.ts; measured in docs/results/mixed-steps.md).
+ */
+export type PolicyScope = 'all' | 'decode' | 'decode_union';
+
+type PolicyKinds =
   | { kind: 'baseline' }
   | { kind: 'reduced_topk'; k: PerLayer }
   | { kind: 'xshare'; budget?: PerLayer; fraction?: PerLayer; coverage?: PerLayer; minTokens?: number }

@@ -6,6 +6,11 @@ export interface ForwardSequence {
   /** From createSequence(); its cache grows by tokens.length. */
   id: number;
   tokens: number[];
+  /**
+   * These tokens are a prompt chunk (the scheduler marks every prompt chunk, even a one-token one); unmarked
+   * items are decode tokens. A policy whose scope is 'decode' routes prompt chunks with the baseline.
+   */
+  prefill?: boolean;
 }
 
 /** Which rows get logits: each sequence's last new token (default), every new token, or none. */

@@ -9,7 +9,7 @@ import { encodeEmbedding } from '../kernels/embedding.ts';
 import { encodeSiluMul } from '../kernels/activations.ts';
 import { encodeAdd, encodeGatedAdd, encodeGatherRows } from '../kernels/elementwise.ts';
 import { encodeMoeLayer, type MoeWorkspace } from '../kernels/moe_ffn.ts';
-import { encodeMoeRouteStats, type GpuPolicy } from '../kernels/moe_router.ts';
+import { encodeMoeRouteStats, type GpuPolicy, type GpuTokenScope } from '../kernels/moe_router.ts';
 import { encodeRopeKv, type RopeState } from '../kernels/rope.ts';
 import { encodeAttention } from '../kernels/attention.ts';
 import { encodeArgmax } from '../kernels/argmax.ts';
@@ -86,6 +86,8 @@ export interface FfnInputs {
   /** Routed layers: the MoE workspace, this layer's routing policy (resolved), format and layer index. */
   ws: MoeWorkspace | null;
   policy: GpuPolicy;
+  /** The step's rows outside the policy (prompt chunks under a 'decode' scope); null = none. */
+  scope?: GpuTokenScope | null;
   W: GpuWeights;
   layer: number;
 }
@@ -102,7 +104,7 @@ export function encodeFfnBlock(c: StepContext, L: GpuLayer, a: FfnInputs): void 
       ws: a.ws!, logits: s.routerLogits, x: s.h, out: s.x, accumulate: true,
       chunks: e.chunks, format: a.W.format, group: 32,
       T, mode: spec.router.mode, normTopk: spec.router.normTopk, scale: spec.residualMultiplier,
-      policy: a.policy, counters: s.counters, counterIndex: a.layer,
+      policy: a.policy, scope: a.scope, counters: s.counters, counterIndex: a.layer,
     });
     // reads only: the policy's and the baseline's expert sets and the mass kept, for the read-back
     encodeMoeRouteStats(gpu, pass, { scores: a.ws!.scores, ids: a.ws!.ids, stats: s.routeStats, index: a.layer, T, E: spec.numExperts, kMax: spec.topK });

@@ -13,12 +13,13 @@ import { openCheckpoint, type Checkpoint, type CheckpointFiles, type ReadProgres
 import { resolveSpec } from '../models/index.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 import type { WeightFormat } from '../quant/pack.ts';
-import { createMoeWorkspace, type MoeWorkspace } from '../kernels/moe_ffn.ts';
+import { createMoeWorkspace, writeRouteMask, type MoeWorkspace } from '../kernels/moe_ffn.ts';
 import { createStorage } from '../gpu/buffers.ts';
 import type { GpuPolicy as LayerGpuPolicy } from '../kernels/moe_router.ts';
 import { ropeState, type RopeState } from '../kernels/rope.ts';
 import type { Policy, PolicyConfig } from '../routing/types.ts';
 import { resolvePolicy } from '../routing/resolve.ts';
+import { tokenScope } from '../routing/scope.ts';
 import { loadCalibration, type Calibration } from '../routing/calibration.ts';
 import { setKernelStyle, type KernelStyle } from '../kernels/variants.ts';
 import { measureKernelStyle } from '../kernels/tune.ts';
@@ -224,7 +225,10 @@ export class MoeModel {
     dev.queue.writeBuffer(s.seqIds, 0, batch.seqIds);
     dev.queue.writeBuffer(s.positions, 0, batch.positions);
     dev.queue.writeBuffer(s.rows, 0, batch.rows);
-    const layerPolicy = this.resolve(req.policy ?? this.policy);
+    const policy = req.policy ?? this.policy;
+    const layerPolicy = this.resolve(policy);
+    const ts = tokenScope(req.seqs, policy);
+    const scope = ts && this.ws ? writeRouteMask(gpu, this.ws, ts) : null;
     const wantLogits = mode !== 'none';
 
     // A validation error (a kernel bug, a limit exceeded) must fail the step, not return zeros.
@@ -236,7 +240,7 @@ export class MoeModel {
     for (let l = 0; l < spec.layers; l++) {
       const L = this.weights.layers[l];
       encodeAttentionBlock(c, L, { rope: this.rope, kv: this.kv, layer: l });
-      encodeFfnBlock(c, L, { ws: this.ws, policy: layerPolicy[l] ?? { kind: 'baseline' }, W: this.weights, layer: l });
+      encodeFfnBlock(c, L, { ws: this.ws, policy: layerPolicy[l] ?? { kind: 'baseline' }, scope, W: this.weights, layer: l });
     }
     encodeHead(c, this.weights, R);
     pass.end();

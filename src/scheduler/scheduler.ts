@@ -267,7 +267,7 @@ export class Scheduler {
     for (const r of this.running) {
       if (r.pending.length > 0 && budget > 0) {
         const n = Math.min(r.pending.length, this.prefillChunk, budget);
-        parts.push({ r, item: { seq: r.seq, tokens: r.pending.slice(0, n), sampling: this.sampling(r) }, prefill: n });
+        parts.push({ r, item: { seq: r.seq, tokens: r.pending.slice(0, n), sampling: this.sampling(r), prefill: true }, prefill: n });
         budget -= n;
       }
     }

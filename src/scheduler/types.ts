@@ -15,6 +15,12 @@ export interface StepItem {
   /** New tokens of this sequence for this step: a prefill chunk, or the last sampled token. */
   tokens: number[];
   sampling: SamplingParams;
+  /**
+   * The tokens are a chunk of the request's prompt (set by the scheduler on every prompt chunk, a one-token
+   * last chunk included); absent on a decode token (the last sampled token of a request whose prompt is in
+   * its cache). Models route prompt chunks by the policy's scope (src/routing/types.ts PolicyScope).
+   */
+  prefill?: boolean;
 }
 
 export interface StepResult {

@@ -10,7 +10,7 @@ import { uploadWeight } from '../../src/quant/upload.ts';
 import { matmulRef } from '../../src/reference/matmul.ts';
 import { roundToF16 } from '../../src/quant/f16.ts';
 import { dequantizeInt4, quantizeInt4 } from '../../src/quant/pack.ts';
-import { encodeAttention, encodeKvWrite } from '../../src/kernels/attention.ts';
+import { encodeAttention } from '../../src/kernels/attention.ts';
 import { attentionRef, kvWriteRef } from '../../src/reference/attention.ts';
 import { encodeMoeRoute, encodeMoeScores } from '../../src/kernels/moe_router.ts';
 import { route } from '../../src/routing/policies.ts';
@@ -78,14 +78,14 @@ checks['attention decode batch'] = async (gpu) => {
   const row = nKvHeads * headDim, T = 3;
   const kc = rand(maxSlots * row, 11), vc = rand(maxSlots * row, 12);
   const k = rand(T * row, 13), v = rand(T * row, 14), q = rand(T * nHeads * headDim, 15);
+  // this batch's k/v in the cache (on the GPU the fused RoPE dispatch writes them)
+  kvWriteRef(k, v, kc, vc, seqIds, positions, seqStart, nKvHeads, headDim);
   const kcb = createStorage(gpu.device, kc), vcb = createStorage(gpu.device, vc);
   const out = createStorage(gpu.device, T * nHeads * headDim * 4);
   const meta = { seqIds: createStorage(gpu.device, seqIds), positions: createStorage(gpu.device, positions), seqStart: createStorage(gpu.device, seqStart) };
   await runPass(gpu, (p) => {
-    encodeKvWrite(gpu, p, { ...meta, k: createStorage(gpu.device, k), v: createStorage(gpu.device, v), kCache: kcb, vCache: vcb, tokens: T, nKvHeads, headDim, maxSlots });
     encodeAttention(gpu, p, { ...meta, q: createStorage(gpu.device, q), kCache: kcb, vCache: vcb, out, tokens: T, nHeads, nKvHeads, headDim, scale: 0.25 });
   });
-  kvWriteRef(k, v, kc, vc, seqIds, positions, seqStart, nKvHeads, headDim);
   const want = attentionRef(q, kc, vc, seqIds, positions, seqStart, { nHeads, nKvHeads, headDim }, 0.25);
   const err = maxAbsDiff(new Float32Array(await readBuffer(gpu.device, out, T * nHeads * headDim * 4)), want);
   return { name: 'attention decode batch', maxErr: err, tol: 1e-4, ok: err <= 1e-4 };

@@ -20,6 +20,17 @@ describe('scheduler (continuous batching) with a fake model', () => {
     expect(Math.max(...m.steps.map((st) => st.length))).toBeGreaterThan(1);
   });
 
+  it('marks every prompt chunk prefill (a one-token last chunk too) and no decode token', async () => {
+    const m = new FakeModel();
+    const s = new Scheduler(m, { maxBatchTokens: 16, prefillChunk: 4 });
+    await Promise.all([s.submit({ prompt: [1, 2, 3, 4, 5], maxTokens: 3, ignoreEos: true }).result, s.submit({ prompt: [6], maxTokens: 3, ignoreEos: true }).result]);
+    const items = m.steps.flat();
+    expect(items.filter((it) => it.prefill).map((it) => it.tokens)).toEqual([[1, 2, 3, 4], [6], [5]]);
+    // the rest are decode tokens: one each, unmarked (the first sampled token comes from the last chunk)
+    expect(items.filter((it) => !it.prefill).every((it) => it.tokens.length === 1 && it.prefill === undefined)).toBe(true);
+    expect(items.filter((it) => !it.prefill)).toHaveLength(2 + 2);
+  });
+
   it('stops at eos, at maxTokens, and at the context limit', async () => {
     const m = new FakeModel();
     const s = new Scheduler(m);
