@@ -18,13 +18,13 @@ import { evalMixed, planMixed, scopeVariants } from '../../src/eval/mixed.ts';
 import { main } from '../../src/cli/main.ts';
 import type { Policy } from '../../src/routing/types.ts';
 
-const MODEL = path.resolve(import.meta.dirname, '../../models/webmoe-tiny');
+const MODEL = path.resolve(import.meta.dirname, '../../models/webmoe-mini');
 const SLICE = path.join(MODEL, 'eval/heldout-slice.txt');
 // 2 decode tokens + one 2-token prompt chunk per step; 2 arrivals of 4 prompt tokens, 2 later tokens each
 const O = { batch: 2, context: 4, steps: 4, prompt: 4, chunk: 2, arrivals: 1, after: 2, groups: 1 };
 const POLICIES: Policy[] = [...scopeVariants({ kind: 'mass', coverage: 0.7, reroute: 'refill' }), ...scopeVariants({ kind: 'xshare', fraction: 0.5 })];
 
-describe('mixed-step evaluation on webmoe-tiny', () => {
+describe('mixed-step evaluation on webmoe-mini', () => {
   const gpu = useGpu();
 
   it('WebGPU = the reference under every scope; scope decode leaves prompts at the baseline', async () => {
