@@ -51,8 +51,11 @@ function policies(B: number, topK: number): Entry[] {
   void B;
   for (const k of [topK - 1, topK - 2].filter((k) => k >= 1)) add('reduced top-k (2505.03531)', `k=${k}`, { kind: 'reduced_topk', k });
   for (const f of full ? [0.9, 0.8, 0.7, 0.6] : [0.8, 0.6]) add('XShare', `fraction ${f}`, { kind: 'xshare', fraction: f });
+  // SERE's primary set is every token's top-S: the paper's S=1-2 are for top-2/top-4 models; a top-8 model
+  // gets S = k/2 and k-2 as well (S=2 of 8 re-routes three quarters of every token's slots)
   add('SERE', 'S=2 th=0.1', { kind: 'sere', selectTopK: 2, threshold: 0.1 });
   add('SERE', 'S=1 th=0', { kind: 'sere', selectTopK: 1, threshold: 0 });
+  if (topK >= 6) for (const S of [topK - 2, topK / 2]) add('SERE', `S=${S} th=0.1`, { kind: 'sere', selectTopK: S, threshold: 0.1 });
   for (const k of full ? [topK - 0.5, topK - 1, topK - 1.5] : [topK - 1]) add('Alloc-L', `k=${k}`, { kind: 'alloc', k });
   for (const k of full ? [topK - 0.5, topK - 1] : [topK - 1]) add('Alloc-L+T', `k=${k}`, { kind: 'alloc', k, tokens: true });
   for (const c of full ? [0.95, 0.9, 0.85, 0.8] : [0.9, 0.8]) add('webmoe mass (similar)', `coverage ${c}`, { kind: 'mass', coverage: c });

@@ -206,11 +206,11 @@ export const AUTO_TARGETS = [0.005, 0.01, 0.02];
 
 /**
  * auto's checked table: candidates are the per-layer program's solutions at loss budgets log(1 + target) x
- * {1, 1/2, 1/4, 1/10} for every target, and every mass level applied to all layers; each distinct one runs
+ * {1, 1/2, 1/4, 1/10} for every target, and uniform coverages (0.98, 0.97, 0.96, 0.93 and the mass levels); each distinct one runs
  * once on decode segments the sensitivity runs did not use (so the check is not fitted to their noise).
  * For each target the candidate with the fewest distinct experts whose measured rise is within it wins.
  */
-async function autoTable(src: CalibrationSources, cal: Calibration, ids: number[], used: number, o: CalibrateOptions, log: (s: string) => void): Promise<AutoTable | undefined> {
+export async function autoTable(src: CalibrationSources, cal: Calibration, ids: number[], used: number, o: CalibrateOptions, log: (s: string) => void): Promise<AutoTable | undefined> {
   const { spec } = src;
   const B = o.batch ?? 16;
   const C = o.context ?? 16;
@@ -229,7 +229,7 @@ async function autoTable(src: CalibrationSources, cal: Calibration, ids: number[
   const cands = new Map<string, number[]>();
   const add = (c: number[]) => c.some((v) => v < 1) && cands.set(c.join(','), c);
   for (const target of AUTO_TARGETS) for (const f of [1, 0.5, 0.25, 0.1]) add(autoCoverages(ctx, target, f * Math.log1p(target)));
-  for (const lv of cal.mass!.levels) add(ctx.isMoe.map((m) => (m ? lv : 1)));
+  for (const lv of new Set([0.98, 0.97, 0.96, 0.93, ...cal.mass!.levels])) add(ctx.isMoe.map((m) => (m ? lv : 1)));
   const runs: { coverage: number[]; rise: number; distinct: number }[] = [];
   for (const coverage of cands.values()) {
     const r = await runDecode(src.measure, segs, dopts, { kind: 'mass', coverage, reroute: cal.mass!.reroute ?? 'similar' });
