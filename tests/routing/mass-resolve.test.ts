@@ -4,7 +4,8 @@ import { massSelect, route, routerScores, selectionKeys } from '../../src/routin
 import { NO_EXPERT, type Policy, type RouterConfig } from '../../src/routing/types.ts';
 import { PolicyError, autoCoverages, autoPolicyCoverages, resolvePolicy, type ResolveContext } from '../../src/routing/resolve.ts';
 import { parsePolicyString, PolicyParseError } from '../../src/routing/parse.ts';
-import { CalibrationMissingError, allocateBudget, decodeCalibration, encodeCalibration, type Calibration } from '../../src/routing/calibration.ts';
+import { CalibrationMissingError, allocateBudget, decodeCalibration, type Calibration } from '../../src/routing/calibration.ts';
+import { encodeCalibration } from '../../src/routing/calibration-writer.ts';
 import { fromArrayBuffer } from '../../src/format/bytes.ts';
 import { randomArray, rng } from '../helpers/compare.ts';
 
