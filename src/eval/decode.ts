@@ -9,7 +9,7 @@
  * (greedy agreement).
  */
 import type { Policy } from '../routing/types.ts';
-import type { ForwardRequest as StepRequest, ForwardResult as StepResult } from '../runtime/model.ts';
+import type { ForwardRequest as StepRequest, ForwardResult as StepResult, LayerRouting } from '../runtime/model.ts';
 import type { MoeModelSpec } from '../models/spec.ts';
 
 /** What the evaluation needs from a model: MoeModel (WebGPU) or ReferenceStepModel (plain TS). */
@@ -116,13 +116,8 @@ export async function runDecode(model: StepModel, segs: Segment[], o: DecodeEval
   const N = o.steps ?? 64;
   const B = o.batch;
   const spec = model.spec;
-  const L = spec.layers;
   const nlls: number[] = new Array(segs.length * N);
-  const dSum = new Float64Array(L);
-  let baseSum = 0;
-  let kept = 0;
-  let massBase = 0;
-  let nSteps = 0;
+  const tally = new RouteTally(spec);
   for (let g = 0; g < segs.length; g += B) {
     const group = segs.slice(g, g + B);
     const seqs = await prefill(model, group, C);
@@ -130,30 +125,51 @@ export async function runDecode(model: StepModel, segs: Segment[], o: DecodeEval
       for (let i = 0; i < N; i++) {
         const r = await model.forward({ seqs: seqs.map((id, j) => ({ id, tokens: [group[j].input[C + i]] })), logits: 'last', policy });
         group.forEach((s, j) => (nlls[(g + j) * N + i] = tokenNll(r.logits![j], s.targets[C + i])));
-        r.routing.forEach((lr, l) => {
-          if (spec.layerKinds[l] !== 'moe') return;
-          dSum[l] += lr.experts.length;
-          baseSum += lr.baselineExperts.length;
-          kept += lr.massKeptSum;
-          massBase += lr.massBaselineSum;
-        });
-        nSteps++;
+        tally.add(r.routing);
         progress?.();
       }
     } finally {
       seqs.forEach((id) => model.freeSequence(id));
     }
   }
-  const moeLayers = spec.layerKinds.filter((k) => k === 'moe').length;
-  const perLayer = Array.from(dSum, (d) => d / nSteps);
-  const distinct = perLayer.reduce((a, b) => a + b, 0) / moeLayers;
   const nll = nlls.reduce((a, b) => a + b, 0) / nlls.length;
-  return {
-    ppl: Math.exp(nll), nll, tokens: nlls.length, distinct_experts: distinct, distinct_experts_per_layer: perLayer,
-    baseline_distinct_experts_same_steps: baseSum / nSteps / moeLayers,
-    expert_bytes_per_step: perLayer.reduce((a, b) => a + b, 0) * o.expertBytes,
-    mass_kept: massBase > 0 ? kept / massBase : 1, nlls,
-  };
+  return { ppl: Math.exp(nll), nll, tokens: nlls.length, ...tally.summary(o.expertBytes), nlls };
+}
+
+/** Routing statistics summed over steps: distinct experts per MoE layer (the policy's and the baseline's), mass kept. */
+export class RouteTally {
+  private readonly dSum: Float64Array;
+  private baseSum = 0;
+  private kept = 0;
+  private massBase = 0;
+  private steps = 0;
+  constructor(private readonly spec: MoeModelSpec) {
+    this.dSum = new Float64Array(spec.layers);
+  }
+
+  add(routing: readonly LayerRouting[]): void {
+    routing.forEach((lr, l) => {
+      if (this.spec.layerKinds[l] !== 'moe') return;
+      this.dSum[l] += lr.experts.length;
+      this.baseSum += lr.baselineExperts.length;
+      this.kept += lr.massKeptSum;
+      this.massBase += lr.massBaselineSum;
+    });
+    this.steps++;
+  }
+
+  /** Means per step; `expertBytes`: bytes of one expert's weights. */
+  summary(expertBytes: number) {
+    const moeLayers = this.spec.layerKinds.filter((k) => k === 'moe').length;
+    const perLayer = Array.from(this.dSum, (d) => d / this.steps);
+    const sum = perLayer.reduce((a, b) => a + b, 0);
+    return {
+      distinct_experts: sum / moeLayers, distinct_experts_per_layer: perLayer,
+      baseline_distinct_experts_same_steps: this.baseSum / this.steps / moeLayers,
+      expert_bytes_per_step: sum * expertBytes,
+      mass_kept: this.massBase > 0 ? this.kept / this.massBase : 1,
+    };
+  }
 }
 
 /** Free-run `n` greedy tokens after each segment's context; returns the ids per sequence. */

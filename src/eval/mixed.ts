@@ -13,7 +13,7 @@
  * per layer per mixed step (all rows) is the step's distinct experts.
  */
 import type { Policy } from '../routing/types.ts';
-import { decodeSegments, tokenNll, type Segment, type StepModel } from './decode.ts';
+import { RouteTally, decodeSegments, tokenNll, type Segment, type StepModel } from './decode.ts';
 
 export interface MixedEvalOptions {
   /** Decode lanes (sequences decoding in every mixed step). */
@@ -123,11 +123,7 @@ export async function runMixed(model: StepModel, plan: MixedPlan, policy: Policy
   const per = P / ch;
   const decodeNlls: number[] = [];
   const arrivalNlls: number[] = [];
-  const dSum = new Float64Array(spec.layers);
-  let baseSum = 0;
-  let kept = 0;
-  let massBase = 0;
-  let nSteps = 0;
+  const tally = new RouteTally(spec);
   const baseline: Policy = { kind: 'baseline' };
   for (let g = 0; g < plan.groups; g++) {
     const lanes = plan.lanes[g];
@@ -151,14 +147,7 @@ export async function runMixed(model: StepModel, plan: MixedPlan, policy: Policy
         }
         const r = await model.forward({ seqs, logits: 'last', policy });
         lanes.forEach((s, j) => (nll[j * N + i] = tokenNll(r.logits![j], s.targets[C + i])));
-        r.routing.forEach((lr, l) => {
-          if (spec.layerKinds[l] !== 'moe') return;
-          dSum[l] += lr.experts.length;
-          baseSum += lr.baselineExperts.length;
-          kept += lr.massKeptSum;
-          massBase += lr.massBaselineSum;
-        });
-        nSteps++;
+        tally.add(r.routing);
         progress?.();
       }
       decodeNlls.push(...nll);
@@ -174,17 +163,12 @@ export async function runMixed(model: StepModel, plan: MixedPlan, policy: Policy
       for (const id of [...laneSeqs, ...arrSeqs]) if (id !== undefined) model.freeSequence(id);
     }
   }
-  const moeLayers = spec.layerKinds.filter((k) => k === 'moe').length;
-  const perLayer = Array.from(dSum, (d) => d / nSteps);
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const dn = mean(decodeNlls);
   const an = mean(arrivalNlls);
   return {
     policy, decode_ppl: Math.exp(dn), decode_nll: dn, arrival_ppl: Math.exp(an), arrival_nll: an,
-    distinct_experts: perLayer.reduce((a, b) => a + b, 0) / moeLayers, distinct_experts_per_layer: perLayer,
-    baseline_distinct_experts_same_steps: baseSum / nSteps / moeLayers,
-    expert_bytes_per_step: perLayer.reduce((a, b) => a + b, 0) * expertBytesPerExpert,
-    mass_kept: massBase > 0 ? kept / massBase : 1, decodeNlls, arrivalNlls,
+    ...tally.summary(expertBytesPerExpert), decodeNlls, arrivalNlls,
   };
 }
 
