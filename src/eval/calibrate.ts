@@ -84,8 +84,6 @@ export interface CalibrateOptions {
   allocLevels?: number[];
   /** Mass-policy coverages (default 0.97, 0.95, 0.93, 0.9, 0.85, 0.8). */
   massLevels?: number[];
-  /** Combined-policy runs per auto target (default 3). */
-  autoTries?: number;
   bos: number;
   log?: (line: string) => void;
 }
