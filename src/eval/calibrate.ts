@@ -226,7 +226,7 @@ export async function autoTable(src: CalibrationSources, cal: Calibration, ids: 
   const ctx = { isMoe: spec.layerKinds.map((k) => k === 'moe'), topK: spec.topK, E: spec.numExperts, calibration: cal };
   const cands = new Map<string, number[]>();
   const add = (c: number[]) => c.some((v) => v < 1) && cands.set(c.join(','), c);
-  for (const target of AUTO_TARGETS) for (const f of [1, 0.5, 0.25, 0.1]) add(autoCoverages(ctx, target, f * Math.log1p(target)));
+  for (const target of AUTO_TARGETS) for (const f of [1, 0.5, 0.25, 0.1]) add(autoCoverages(ctx, f * Math.log1p(target)));
   for (const lv of new Set([0.98, 0.97, 0.96, 0.93, ...cal.mass!.levels])) add(ctx.isMoe.map((m) => (m ? lv : 1)));
   const runs: { coverage: number[]; rise: number; distinct: number }[] = [];
   for (const coverage of cands.values()) {

@@ -92,7 +92,7 @@ export function allocLayers(ctx: ResolveContext, kAvg: number): number[] {
  */
 export function autoPolicyCoverages(ctx: ResolveContext, maxRise: number): number[] {
   const t = ctx.calibration?.auto;
-  if (!t) return autoCoverages(ctx, maxRise);
+  if (!t) return autoCoverages(ctx, Math.log1p(maxRise));
   let pick = -1;
   // f32 in the file: 0.01 is stored as 0.0099999998
   t.targets.forEach((x, i) => x <= maxRise * (1 + 1e-6) && (pick = i));
@@ -102,13 +102,13 @@ export function autoPolicyCoverages(ctx: ResolveContext, maxRise: number): numbe
 /**
  * auto: per-layer coverage of the mass policy chosen from the calibration's mass sensitivity: maximise the
  * predicted cut in distinct experts (sum over layers of baseline - measured distinct at that coverage)
- * subject to the predicted NLL rise (sum of the single-layer rises) <= log(1 + maxRise) (or `budgetNats`). Coverage 1 (the baseline set) is always allowed. DP over the budget in 2000 steps.
+ * subject to the predicted NLL rise (sum of the single-layer rises) <= `budget` nats per token (log(1 + r)
+ * for a rise r). Coverage 1 (the baseline set) is always allowed. DP over the budget in 2000 steps.
  */
-export function autoCoverages(ctx: ResolveContext, maxRise: number, budgetNats?: number): number[] {
+export function autoCoverages(ctx: ResolveContext, budget: number): number[] {
   const s = ctx.calibration?.mass;
   if (!s || !s.distinct || !s.baseDistinct) throw new CalibrationMissingError("the mass policy's per-layer sensitivity (policy 'auto')");
   const moe = ctx.isMoe.map((m, l) => (m ? l : -1)).filter((l) => l >= 0);
-  const budget = budgetNats ?? Math.log1p(maxRise);
   if (!(budget > 0)) return ctx.isMoe.map(() => 1);
   const STEPS = 2000;
   const unit = budget / STEPS;

@@ -137,7 +137,7 @@ describe('policy strings and resolution', () => {
     expect(resolvePolicy({ kind: 'alloc', k: 3 }, ctx(cal)).map((p) => p && (p as { k: number }).k)).toEqual([4, null, 2]);
     expect(resolvePolicy({ kind: 'alloc', k: 3, tokens: true }, ctx(cal))[2]).toMatchObject({ kind: 'alloc_t', k: 2 });
     // log(1.01) ~ 0.00995: best gain within it is layer0 0.95 (+2, 0.002) + layer2 0.8 (+6, 0.004)
-    expect(autoCoverages(ctx(cal), 0.01)).toEqual([0.95, 1, 0.8]);
+    expect(autoCoverages(ctx(cal), Math.log1p(0.01))).toEqual([0.95, 1, 0.8]);
     expect(autoCoverages(ctx(cal), 0)).toEqual([1, 1, 1]);
     expect(resolvePolicy({ kind: 'auto', maxPerplexityRise: 0.01 }, ctx(cal))[2]).toMatchObject({ kind: 'mass', coverage: 0.8, reroute: 'similar', similarity: cal.similarity.cka![2] });
   });
@@ -152,15 +152,15 @@ describe('policy strings and resolution', () => {
     expect(autoPolicyCoverages(ctx(withTable), 0.05)).toEqual([0.9, 1, 0.8]);
     expect(autoPolicyCoverages(ctx(withTable), 0.004)).toEqual([1, 1, 1]);
     // without a table: the per-layer program with log(1 + r)
-    expect(autoPolicyCoverages(ctx(cal), 0.01)).toEqual(autoCoverages(ctx(cal), 0.01));
+    expect(autoPolicyCoverages(ctx(cal), 0.01)).toEqual(autoCoverages(ctx(cal), Math.log1p(0.01)));
     const p = resolvePolicy({ kind: 'auto', maxPerplexityRise: 0.01 }, ctx(withTable));
     expect(p[2]).toMatchObject({ kind: 'mass', coverage: 0.9, reroute: 'refill' });
     expect(p[1]).toBeNull();
     expect(resolvePolicy({ kind: 'auto', maxPerplexityRise: 0.01, reroute: 'drop' }, ctx(withTable))[2]).toMatchObject({ reroute: 'drop' });
     // a negative (noisy) rise at the lowest coverage costs what the higher coverage costs, not nothing
     const noisy: Calibration = { ...cal, mass: { ...cal.mass!, dloss: [[0.002, 0.006, -0.01], [0, 0, 0], [0.001, 0.002, 0.004]] } };
-    expect(autoCoverages(ctx(noisy), 0.01, 0.005)).toEqual([1, 1, 0.8]);
-    expect(autoCoverages(ctx(noisy), 0.01, 0.011)).toEqual([0.8, 1, 0.8]);
+    expect(autoCoverages(ctx(noisy), 0.005)).toEqual([1, 1, 0.8]);
+    expect(autoCoverages(ctx(noisy), 0.011)).toEqual([0.8, 1, 0.8]);
     // round trip of the table and the reroute; a table that does not fit is refused by name
     const back = await decodeCalibration(fromArrayBuffer(encodeCalibration(withTable), 'cal.safetensors'), { layers: 3, E });
     expect(back.auto!.targets).toEqual([0.005, 0.01, 0.02].map((v) => Math.fround(v)));
